@@ -1,0 +1,68 @@
+//! Replays every file under `corpus/regressions/<target>/` through the same check
+//! the fuzz target runs, so a bug once found never comes back silently. It also
+//! replays the seed corpora, which must never fail.
+
+use std::path::{Path, PathBuf};
+
+fn corpus_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../corpus")
+}
+
+fn replay_dir(dir: &Path, target: &str) -> Vec<String> {
+    let mut failures = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return failures;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if !path.is_file() || path.extension().is_some_and(|e| e == "md") {
+            continue;
+        }
+        let data = std::fs::read(&path).unwrap();
+        if let Err(e) = wschaos_codec::fuzz::run(target, &data) {
+            failures.push(format!("{}: {e}", path.display()));
+        }
+    }
+    failures
+}
+
+#[test]
+fn regressions_replay_clean() {
+    let root = corpus_root().join("regressions");
+    let mut failures = Vec::new();
+    let mut seen = 0;
+    for target in wschaos_codec::fuzz::TARGETS {
+        let dir = root.join(target);
+        seen += std::fs::read_dir(&dir).map(|d| d.count()).unwrap_or(0);
+        failures.extend(replay_dir(&dir, target));
+    }
+    // Every folder under regressions/ must be a known target, or its files would
+    // silently never be replayed.
+    for entry in std::fs::read_dir(&root).unwrap().flatten() {
+        if entry.path().is_dir() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            assert!(
+                wschaos_codec::fuzz::TARGETS.contains(&name.as_str()),
+                "unknown target folder {name}"
+            );
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+    eprintln!("replayed {seen} regression files");
+}
+
+#[test]
+fn seed_corpora_replay_clean() {
+    let mut failures = Vec::new();
+    for target in wschaos_codec::fuzz::TARGETS {
+        let dir = corpus_root().join(target);
+        assert!(dir.is_dir(), "no seed corpus for {target}");
+        failures.extend(replay_dir(&dir, target));
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+#[test]
+fn unknown_target_is_an_error() {
+    assert!(wschaos_codec::fuzz::run("no_such_target", b"").is_err());
+}
