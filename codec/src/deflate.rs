@@ -47,16 +47,18 @@ impl Inflater {
     ) -> Result<(), InflateOrSink<E>> {
         loop {
             let (in0, out0) = (self.inner.total_in(), self.inner.total_out());
-            let status = self
+            let result = self
                 .inner
-                .decompress(input, &mut self.scratch, FlushDecompress::Sync)
-                .map_err(|_| InflateOrSink::Inflate(InflateError))?;
+                .decompress(input, &mut self.scratch, FlushDecompress::Sync);
             let consumed = (self.inner.total_in() - in0) as usize;
             let produced = (self.inner.total_out() - out0) as usize;
             input = &input[consumed..];
+            // Output decoded before a corrupt block is delivered first, so that
+            // the first problem reported does not depend on how input was split.
             if produced > 0 {
                 sink(&self.scratch[..produced]).map_err(InflateOrSink::Sink)?;
             }
+            let status = result.map_err(|_| InflateOrSink::Inflate(InflateError))?;
             if status == Status::StreamEnd {
                 // A block with BFINAL set ended the DEFLATE stream; what follows
                 // in the message starts a new one.

@@ -63,10 +63,19 @@ pub enum Verdict {
 pub enum KnownDifference {
     /// tungstenite rejects close code 1014 (registered by IANA as Bad Gateway).
     Tungstenite1014Strict,
-    /// tungstenite validates UTF-8 of a text frame only once the frame is complete,
-    /// so a stream that ends inside it is not failed; we fail as soon as the bytes
-    /// cannot be UTF-8 (RFC 6455 8.1 "fail fast").
-    TungsteniteUtf8NotFailFast,
+    /// tungstenite reads a frame's whole payload before it checks anything about
+    /// the frame (mask bit, opcode, RSV, UTF-8), so a stream that ends inside a
+    /// bad frame is not failed; we fail at the header, or at the first byte that
+    /// cannot be UTF-8 (RFC 6455 8.1 "fail fast"). Against a live peer that sends
+    /// a bad header and then stalls, tungstenite times out instead of closing.
+    TungsteniteChecksOnlyWholeFrames,
+    /// tungstenite checks the size limit as soon as it has a header, before the
+    /// header rules; we check the rules first. A frame that is both too big and
+    /// breaks a rule gets 1009 from tungstenite and 1002 from us (both legal).
+    TungsteniteSizeBeforeRules,
+    /// A Close with both an invalid code and a reason that is not UTF-8:
+    /// tungstenite reports the reason (1007), we report the code (1002).
+    TungsteniteCloseReasonBeforeCode,
     /// tungstenite treats frames after the peer's Close as a protocol error; RFC
     /// 6455 5.5.1 says nothing may follow Close, and we ignore what does.
     TungsteniteStrictAfterClose,
@@ -131,12 +140,41 @@ pub fn compare(input: &DiffInput) -> Comparison {
         known: None,
     };
     if !cmp.agrees() {
-        cmp.known = explain(&cmp, &outcome, after_close);
+        cmp.known = explain(bytes, max, &cmp, &outcome, after_close);
     }
     cmp
 }
 
+/// The unmasked payload of frame `index` (0-based) of `bytes`, if it is there
+/// in full.
+fn frame_payload(bytes: &[u8], index: u64) -> Option<Vec<u8>> {
+    let mut parser = crate::parse::FrameParser::new();
+    let mut input = bytes;
+    let mut seen = 0u64;
+    let mut payload = Vec::new();
+    let mut key = None;
+    loop {
+        let (n, ev) = parser.parse(input);
+        input = &input[n..];
+        match ev? {
+            crate::parse::Event::Header(h) => key = h.mask,
+            crate::parse::Event::Payload { data, offset } if seen == index => {
+                let start = payload.len();
+                payload.extend_from_slice(data);
+                if let Some(k) = key {
+                    crate::mask::apply_mask(&mut payload[start..], k, offset);
+                }
+            }
+            crate::parse::Event::Payload { .. } => {}
+            crate::parse::Event::End if seen == index => return Some(payload),
+            crate::parse::Event::End => seen += 1,
+        }
+    }
+}
+
 fn explain(
+    bytes: &[u8],
+    max: u64,
     cmp: &Comparison,
     outcome: &crate::stream::StreamOutcome,
     after_close: bool,
@@ -153,16 +191,32 @@ fn explain(
         (Verdict::Fine, Verdict::Fail(_)) if after_close && outcome.closed => {
             Some(KnownDifference::TungsteniteStrictAfterClose)
         }
-        (Verdict::Fail(CloseCode::Invalid), Verdict::Fine)
-            if cmp.ours_violation == Some(Violation::InvalidUtf8Text)
+        (Verdict::Fail(CloseCode::Protocol), Verdict::Fail(CloseCode::Size))
+            if outcome.violation.as_ref().is_some_and(|(i, _)| {
+                outcome
+                    .frames
+                    .get(*i as usize)
+                    .is_some_and(|f| f.header.payload_len > max)
+            }) =>
+        {
+            Some(KnownDifference::TungsteniteSizeBeforeRules)
+        }
+        (Verdict::Fail(CloseCode::Protocol), Verdict::Fail(CloseCode::Invalid))
+            if matches!(cmp.ours_violation, Some(Violation::InvalidCloseCode(_)))
                 && outcome.violation.as_ref().is_some_and(|(i, _)| {
-                    outcome
-                        .frames
-                        .get(*i as usize)
-                        .is_some_and(|f| f.done.is_none())
+                    frame_payload(bytes, *i)
+                        .is_some_and(|p| p.len() > 2 && std::str::from_utf8(&p[2..]).is_err())
                 }) =>
         {
-            Some(KnownDifference::TungsteniteUtf8NotFailFast)
+            Some(KnownDifference::TungsteniteCloseReasonBeforeCode)
+        }
+        (Verdict::Fail(_), Verdict::Fine)
+            if outcome
+                .violation
+                .as_ref()
+                .is_some_and(|(i, _)| frame_payload(bytes, *i).is_none()) =>
+        {
+            Some(KnownDifference::TungsteniteChecksOnlyWholeFrames)
         }
         _ => None,
     }

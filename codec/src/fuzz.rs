@@ -16,7 +16,7 @@ use crate::validate::{DeflateConfig, ValidatorConfig};
 /// `Arbitrary`) so that seed files are a few config bytes and then real frames:
 /// `[flags, max_hi, max_lo, n_cuts, cuts as n_cuts u16 BE..., stream...]`, flags
 /// bit 0 client receiver, bit 1 deflate negotiated, bit 2 no context takeover,
-/// bit 3 use the small message limit `max`.
+/// bit 3 use the small message limit `125 + max`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SplitInput {
     pub receiver: Role,
@@ -40,7 +40,9 @@ pub(crate) fn decode_flags(data: &[u8]) -> (Role, Option<bool>, Option<u16>) {
         Role::Server
     };
     let deflate = (flags & 2 != 0).then_some(flags & 4 != 0);
-    let max = (flags & 8 != 0).then_some(max);
+    // Limits start at 125: below the control-frame maximum a limit is not a
+    // meaningful configuration, and tungstenite applies it to control frames.
+    let max = (flags & 8 != 0).then_some(max.saturating_add(125));
     (receiver, deflate, max)
 }
 
@@ -52,7 +54,7 @@ pub(crate) fn encode_flags(receiver: Role, deflate: Option<bool>, max: Option<u1
     if max.is_some() {
         flags |= 8;
     }
-    let m = max.unwrap_or(0).to_be_bytes();
+    let m = max.unwrap_or(125).saturating_sub(125).to_be_bytes();
     [flags, m[0], m[1]]
 }
 

@@ -315,12 +315,19 @@ fn accept_app_data(
     max: u64,
     sink: &mut dyn FnMut(&[u8]),
 ) -> Result<(), Violation> {
-    m.size = m.size.saturating_add(data.len() as u64);
-    if m.size > max {
-        return Err(Violation::MessageTooBig { size: m.size, max });
-    }
-    if m.kind == MessageKind::Text && m.utf8.feed(data).is_err() {
+    // Judge bytes in stream order: the part within the limit first, so a UTF-8
+    // error before the limit wins however the bytes were chunked.
+    let room = usize::try_from(max.saturating_sub(m.size)).unwrap_or(usize::MAX);
+    let (within, beyond) = data.split_at(data.len().min(room));
+    if m.kind == MessageKind::Text && m.utf8.feed(within).is_err() {
         return Err(Violation::InvalidUtf8Text);
+    }
+    m.size += within.len() as u64;
+    if !beyond.is_empty() {
+        return Err(Violation::MessageTooBig {
+            size: max.saturating_add(1),
+            max,
+        });
     }
     sink(data);
     Ok(())
