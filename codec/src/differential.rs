@@ -76,9 +76,6 @@ pub enum KnownDifference {
     /// A Close with both an invalid code and a reason that is not UTF-8:
     /// tungstenite reports the reason (1007), we report the code (1002).
     TungsteniteCloseReasonBeforeCode,
-    /// tungstenite treats frames after the peer's Close as a protocol error; RFC
-    /// 6455 5.5.1 says nothing may follow Close, and we ignore what does.
-    TungsteniteStrictAfterClose,
 }
 
 /// The outcome of one comparison.
@@ -131,7 +128,7 @@ pub fn compare(input: &DiffInput) -> Comparison {
         Some(v) => Verdict::Fail(v.close_code()),
         None => Verdict::Fine,
     };
-    let (theirs, theirs_error, after_close) = tungstenite_verdict(input, bytes, max);
+    let (theirs, theirs_error) = tungstenite_verdict(input, bytes, max);
     let mut cmp = Comparison {
         ours,
         ours_violation,
@@ -140,7 +137,7 @@ pub fn compare(input: &DiffInput) -> Comparison {
         known: None,
     };
     if !cmp.agrees() {
-        cmp.known = explain(bytes, max, &cmp, &outcome, after_close);
+        cmp.known = explain(bytes, max, &cmp, &outcome);
     }
     cmp
 }
@@ -177,7 +174,6 @@ fn explain(
     max: u64,
     cmp: &Comparison,
     outcome: &crate::stream::StreamOutcome,
-    after_close: bool,
 ) -> Option<KnownDifference> {
     let closed_with = |code: u16| {
         outcome.frames.iter().any(|f| {
@@ -187,9 +183,6 @@ fn explain(
     match (&cmp.ours, &cmp.theirs) {
         (Verdict::Fine, Verdict::Fail(CloseCode::Protocol)) if closed_with(1014) => {
             Some(KnownDifference::Tungstenite1014Strict)
-        }
-        (Verdict::Fine, Verdict::Fail(_)) if after_close && outcome.closed => {
-            Some(KnownDifference::TungsteniteStrictAfterClose)
         }
         (Verdict::Fail(CloseCode::Protocol), Verdict::Fail(CloseCode::Size))
             if outcome.violation.as_ref().is_some_and(|(i, _)| {
@@ -251,12 +244,8 @@ impl Write for MemStream<'_> {
     }
 }
 
-/// Tungstenite's verdict, its error text, and whether it failed after a Close.
-fn tungstenite_verdict(
-    input: &DiffInput,
-    bytes: &[u8],
-    max: u64,
-) -> (Verdict, Option<String>, bool) {
+/// Tungstenite's verdict and its error text.
+fn tungstenite_verdict(input: &DiffInput, bytes: &[u8], max: u64) -> (Verdict, Option<String>) {
     let read_size = if input.read_size == 0 {
         usize::MAX
     } else {
@@ -278,12 +267,13 @@ fn tungstenite_verdict(
         Role::Client => TRole::Client,
     };
     let mut ws = WebSocket::from_raw_socket(stream, role, Some(config));
-    let mut saw_close = false;
     let mut error = None;
     // Every successful read consumes at least one frame header (2 bytes).
     for _ in 0..=bytes.len() / 2 + 1 {
         match ws.read() {
-            Ok(tungstenite::Message::Close(_)) => saw_close = true,
+            // Its reply (an echo, or its own failure code) is written; what
+            // follows a Close is not read by a conforming endpoint.
+            Ok(tungstenite::Message::Close(_)) => break,
             Ok(_) => {}
             Err(e) => {
                 error = Some(e);
@@ -311,7 +301,7 @@ fn tungstenite_verdict(
         (Verdict::Fine, Some(code)) => Verdict::Fail(code),
         (v, _) => v,
     };
-    (verdict, error.map(|e| e.to_string()), saw_close)
+    (verdict, error.map(|e| e.to_string()))
 }
 
 /// The code of a Close frame tungstenite wrote that is not an echo of the peer's
