@@ -64,8 +64,9 @@ impl Inflater {
                 // in the message starts a new one.
                 self.inner.reset(false);
             }
-            let out_full = produced == self.scratch.len();
-            if (input.is_empty() && !out_full) || (consumed == 0 && produced == 0) {
+            // With all input taken, call again until nothing more comes out:
+            // the decoder may hold decodable bytes back for one call.
+            if consumed == 0 && produced == 0 {
                 return Ok(());
             }
         }
