@@ -1,0 +1,416 @@
+//! The checker's case catalogue (SPEC.md): the codec's frame cases plus the
+//! handshake, extension, after-valid, after-close and chop cases, each with what the
+//! checker does and what it expects. IDs are stable; `--case` globs match them.
+
+use rand::{RngCore, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use wschaos_codec::cases::{Expected, FrameCase, frame_cases, id_matches};
+use wschaos_codec::encode::Frame;
+use wschaos_codec::{CloseCode, OpCode, Role};
+
+use crate::report::ExpectedReport;
+
+/// Which endpoint is under test (it receives the faults).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Server,
+    Client,
+}
+
+/// How the opening handshake goes before the case's bytes are sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Setup {
+    /// A plain handshake, no extension offered or agreed.
+    Plain,
+    /// Server side: offer permessage-deflate (the server must agree).
+    OfferDeflate,
+    /// Server side: this raw request instead of a valid one.
+    RawRequest(Vec<u8>),
+    /// Client side: the 101 carries a wrong Sec-WebSocket-Accept.
+    BadAccept,
+    /// Client side: the 101 names an extension the client did not offer.
+    UnofferedExtension,
+    /// Client side: the 101 names a subprotocol the client did not offer.
+    UnofferedSubprotocol,
+    /// Client side: the 101 omits permessage-deflate although it was offered.
+    StripDeflate,
+}
+
+/// How the case's bytes are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Write {
+    Whole,
+    /// One byte per TCP write: exposes endpoints that only parse whole reads.
+    Chop1,
+}
+
+/// The reaction the case requires from the endpoint under test.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expect {
+    /// Valid traffic: every message echoed, every ping answered, a Close answered.
+    Echo,
+    /// Fail the connection with one of these codes (the first is the RFC's).
+    Close {
+        codes: Vec<CloseCode>,
+        after_valid: bool,
+    },
+    /// Reaction left open by the RFC: reported only.
+    Info,
+    /// Server side: refuse the handshake with this HTTP status.
+    HttpStatus(u16),
+    /// Client side: never open the connection (close TCP, send nothing).
+    RefuseOpen,
+    /// Client side: a client that required the extension closes with 1010;
+    /// proceeding is legal when the extension was optional.
+    MandatoryExtension,
+}
+
+impl Expect {
+    pub fn report(&self) -> ExpectedReport {
+        match self {
+            Expect::Echo => ExpectedReport::Word("echo".into()),
+            Expect::Close { codes, .. } => {
+                ExpectedReport::Codes(codes.iter().map(|&c| u16::from(c)).collect())
+            }
+            Expect::Info => ExpectedReport::Word("info".into()),
+            Expect::HttpStatus(s) => ExpectedReport::Word(format!("http-{s}")),
+            Expect::RefuseOpen => ExpectedReport::Word("tcp-close".into()),
+            Expect::MandatoryExtension => ExpectedReport::Codes(vec![1010]),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Case {
+    pub id: String,
+    pub description: String,
+    pub side: Side,
+    pub setup: Setup,
+    /// Valid traffic sent first; its answers must arrive before `bytes` is sent
+    /// (the `after-valid.*` cases), so that an endpoint is not blamed for failing
+    /// the connection before its application could echo.
+    pub pre: Vec<u8>,
+    /// Bytes sent after the handshake (unmasked for a server sender, masked for a client).
+    pub bytes: Vec<u8>,
+    pub write: Write,
+    pub expect: Expect,
+}
+
+/// Options that change the catalogue.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CatalogueOptions {
+    /// Run the `deflate.*` cases (server side; the server must agree to the offer).
+    pub offer_deflate: bool,
+}
+
+/// The mask key for a run: derived from the seed so a run can be reproduced.
+pub fn mask_key(seed: u64) -> [u8; 4] {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.next_u32().to_be_bytes()
+}
+
+/// A Sec-WebSocket-Key nonce for one case, from the seed and the case id.
+pub fn key_nonce(seed: u64, id: &str) -> [u8; 16] {
+    let h = id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ h);
+    let mut n = [0u8; 16];
+    rng.fill_bytes(&mut n);
+    n
+}
+
+fn from_frame_case(side: Side, fc: FrameCase) -> Case {
+    let expect = match fc.expected {
+        Expected::Echo => Expect::Echo,
+        Expected::Info => Expect::Info,
+        Expected::Close(codes) => Expect::Close {
+            codes,
+            after_valid: false,
+        },
+    };
+    Case {
+        setup: if fc.needs_deflate {
+            Setup::OfferDeflate
+        } else {
+            Setup::Plain
+        },
+        id: fc.id,
+        description: fc.description,
+        side,
+        pre: Vec::new(),
+        bytes: fc.bytes,
+        write: Write::Whole,
+        expect,
+    }
+}
+
+/// Frames as the peer of `side` sends them (masked when the peer is a client).
+fn peer_frame(side: Side, key: [u8; 4], frame: Frame) -> Vec<u8> {
+    let frame = match side {
+        Side::Server => frame.masked(key),
+        Side::Client => frame,
+    };
+    frame.encode().unwrap_or_default()
+}
+
+/// The full catalogue for one side, in catalogue order.
+pub fn catalogue(side: Side, seed: u64, opts: CatalogueOptions) -> Vec<Case> {
+    let key = mask_key(seed);
+    let receiver = match side {
+        Side::Server => Role::Server,
+        Side::Client => Role::Client,
+    };
+    let base: Vec<Case> = frame_cases(receiver, key)
+        .into_iter()
+        .filter(|c| !c.needs_deflate || (side == Side::Server && opts.offer_deflate))
+        .map(|c| from_frame_case(side, c))
+        .collect();
+    let mut out = base.clone();
+
+    let violations: Vec<&Case> = base
+        .iter()
+        .filter(|c| matches!(c.expect, Expect::Close { .. }))
+        .collect();
+    if side == Side::Server {
+        let valid = peer_frame(side, key, Frame::text("valid before the violation"));
+        let ping = peer_frame(side, key, Frame::ping(b"after the violation"));
+        for c in &violations {
+            let mut bytes = c.bytes.clone();
+            bytes.extend_from_slice(&ping);
+            let Expect::Close { codes, .. } = &c.expect else {
+                continue;
+            };
+            out.push(Case {
+                id: format!("after-valid.{}", c.id),
+                description: format!("valid message, then {}, then a ping", c.description),
+                pre: valid.clone(),
+                bytes,
+                expect: Expect::Close {
+                    codes: codes.clone(),
+                    after_valid: true,
+                },
+                ..(*c).clone()
+            });
+        }
+        let close = peer_frame(side, key, Frame::close(1000, b"done"));
+        for (name, frame) in [
+            ("ping", Frame::ping(b"after close")),
+            ("text", Frame::text("after close")),
+        ] {
+            let mut bytes = close.clone();
+            bytes.extend(peer_frame(side, key, frame));
+            out.push(Case {
+                id: format!("after-close.{name}"),
+                description: format!("{name} after the Close: must be ignored"),
+                side,
+                setup: Setup::Plain,
+                pre: Vec::new(),
+                bytes,
+                write: Write::Whole,
+                expect: Expect::Echo,
+            });
+        }
+    }
+    for c in &violations {
+        out.push(Case {
+            id: format!("{}+chop1", c.id),
+            description: format!("{} (one byte per write)", c.description),
+            write: Write::Chop1,
+            ..(*c).clone()
+        });
+    }
+    match side {
+        Side::Server => out.extend(server_handshake_cases(seed)),
+        Side::Client => out.extend(client_handshake_cases(key)),
+    }
+    out
+}
+
+fn server_handshake_cases(seed: u64) -> Vec<Case> {
+    use wschaos_codec::handshake::{RequestBuilder, generate_key};
+    let key = generate_key(key_nonce(seed, "handshake"));
+    let mk = |id: &str, description: &str, b: RequestBuilder, expect: Expect| Case {
+        id: id.to_owned(),
+        description: description.to_owned(),
+        side: Side::Server,
+        setup: Setup::RawRequest(b.build()),
+        pre: Vec::new(),
+        bytes: Vec::new(),
+        write: Write::Whole,
+        expect,
+    };
+    // Host and path are filled in by the checker from the target URL; these
+    // placeholders are replaced there.
+    vec![
+        mk(
+            "handshake.missing-key",
+            "upgrade request without Sec-WebSocket-Key",
+            RequestBuilder::new(HOST_PLACEHOLDER, PATH_PLACEHOLDER, key.clone()).omit_key(),
+            Expect::HttpStatus(400),
+        ),
+        mk(
+            "handshake.version-8",
+            "Sec-WebSocket-Version: 8 (RFC answer: 426 with Sec-WebSocket-Version: 13)",
+            RequestBuilder::new(HOST_PLACEHOLDER, PATH_PLACEHOLDER, key).version("8"),
+            Expect::Info,
+        ),
+    ]
+}
+
+/// Replaced by the target's host and path when a raw request is sent.
+pub const HOST_PLACEHOLDER: &str = "wschaos-host.invalid";
+pub const PATH_PLACEHOLDER: &str = "/wschaos-path";
+
+fn client_handshake_cases(key: [u8; 4]) -> Vec<Case> {
+    let probe = peer_frame(Side::Client, key, Frame::text("are you open?"));
+    let compressed = peer_frame(
+        Side::Client,
+        key,
+        Frame::new(
+            OpCode::TEXT,
+            wschaos_codec::deflate::compress_message(b"compressed"),
+        )
+        .rsv(true, false, false),
+    );
+    let mk = |id: &str, description: &str, setup: Setup, bytes: Vec<u8>, expect: Expect| Case {
+        id: id.to_owned(),
+        description: description.to_owned(),
+        side: Side::Client,
+        setup,
+        pre: Vec::new(),
+        bytes,
+        write: Write::Whole,
+        expect,
+    };
+    vec![
+        mk(
+            "handshake.bad-accept",
+            "101 with a wrong Sec-WebSocket-Accept",
+            Setup::BadAccept,
+            probe.clone(),
+            Expect::RefuseOpen,
+        ),
+        mk(
+            "handshake.unoffered-extension",
+            "101 names an extension the client did not offer",
+            Setup::UnofferedExtension,
+            probe.clone(),
+            Expect::RefuseOpen,
+        ),
+        mk(
+            "handshake.unoffered-subprotocol",
+            "101 names a subprotocol the client did not offer",
+            Setup::UnofferedSubprotocol,
+            probe.clone(),
+            Expect::RefuseOpen,
+        ),
+        mk(
+            "extension.stripped",
+            "client offered permessage-deflate, the 101 omits it",
+            Setup::StripDeflate,
+            probe,
+            Expect::MandatoryExtension,
+        ),
+        mk(
+            "extension.stripped-then-compressed",
+            "deflate stripped from the 101, then a compressed (RSV1) frame",
+            Setup::StripDeflate,
+            compressed,
+            Expect::Close {
+                codes: vec![CloseCode::Protocol, CloseCode::Extension],
+                after_valid: false,
+            },
+        ),
+    ]
+}
+
+/// The cases whose id matches any of `globs` (all when `globs` is empty).
+pub fn select(cases: Vec<Case>, globs: &[String]) -> Vec<Case> {
+    if globs.is_empty() {
+        return cases;
+    }
+    cases
+        .into_iter()
+        .filter(|c| globs.iter().any(|g| id_matches(g, &c.id)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_unique_and_stable_per_seed() {
+        for side in [Side::Server, Side::Client] {
+            let a = catalogue(
+                side,
+                7,
+                CatalogueOptions {
+                    offer_deflate: true,
+                },
+            );
+            let mut ids: Vec<&str> = a.iter().map(|c| c.id.as_str()).collect();
+            let n = ids.len();
+            ids.sort_unstable();
+            ids.dedup();
+            assert_eq!(n, ids.len(), "duplicate ids on {side:?}");
+            assert_eq!(
+                a,
+                catalogue(
+                    side,
+                    7,
+                    CatalogueOptions {
+                        offer_deflate: true
+                    }
+                )
+            );
+        }
+    }
+
+    #[test]
+    fn every_violation_has_chop_and_after_valid_variants() {
+        let cases = catalogue(Side::Server, 1, CatalogueOptions::default());
+        let has = |id: &str| cases.iter().any(|c| c.id == id);
+        for c in cases.iter().filter(|c| {
+            matches!(
+                c.expect,
+                Expect::Close {
+                    after_valid: false,
+                    ..
+                }
+            )
+        }) {
+            if c.id.contains('+') || c.id.starts_with("after-valid.") {
+                continue;
+            }
+            assert!(has(&format!("{}+chop1", c.id)), "{}", c.id);
+            assert!(has(&format!("after-valid.{}", c.id)), "{}", c.id);
+        }
+        assert!(has("handshake.missing-key") && has("after-close.ping"));
+        assert!(!cases.iter().any(|c| c.id.starts_with("deflate.")));
+    }
+
+    #[test]
+    fn client_side_has_handshake_and_extension_cases() {
+        let cases = catalogue(Side::Client, 1, CatalogueOptions::default());
+        for id in [
+            "mask.masked-text",
+            "handshake.bad-accept",
+            "handshake.unoffered-extension",
+            "handshake.unoffered-subprotocol",
+            "extension.stripped",
+            "extension.stripped-then-compressed",
+        ] {
+            assert!(cases.iter().any(|c| c.id == id), "{id}");
+        }
+    }
+
+    #[test]
+    fn select_by_glob() {
+        let cases = catalogue(Side::Server, 1, CatalogueOptions::default());
+        let sel = select(cases, &["rsv.*".to_owned()]);
+        assert!(sel.iter().all(|c| c.id.starts_with("rsv.")));
+        assert_eq!(sel.len(), 4 + 4); // four rsv cases and their chop variants
+    }
+}

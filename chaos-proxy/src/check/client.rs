@@ -1,0 +1,295 @@
+//! check-client: wschaos acts as the server. A client under test connects once per
+//! case: `/case/<id>` picks a case, `/cases` lists the ids (JSON) so a client loop
+//! can drive the run like Autobahn's fuzzingserver, and any other path gets the
+//! next case not yet served, in catalogue order. Each case is reported once.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Mutex, Notify, Semaphore};
+use tokio::time::Instant;
+use tracing::{Instrument, debug, info_span, warn};
+use wschaos_codec::Role;
+use wschaos_codec::handshake::{
+    ExtensionOffer, PERMESSAGE_DEFLATE, Request, build_error_response, build_response,
+    parse_request, validate_request,
+};
+
+use crate::catalogue::{Case, Expect, Setup};
+use crate::check::observe::{Answer, ObserveOptions, observe, plan_answers};
+use crate::check::verdict::judge;
+use crate::check::{read_head, write_case, write_repro};
+use crate::report::{CaseResult, Observed, Verdict};
+
+#[derive(Debug, Clone)]
+pub struct ClientCheck {
+    pub seed: u64,
+    pub timeout: Duration,
+    /// How long to wait in all for the client to come for every case.
+    pub wait: Duration,
+    pub repro_dir: Option<std::path::PathBuf>,
+}
+
+/// Connections served at once; more wait for a slot (bounded memory).
+const MAX_CONCURRENT: usize = 64;
+
+struct State {
+    cases: Vec<Case>,
+    by_id: HashMap<String, usize>,
+    results: Vec<Option<CaseResult>>,
+    /// Next case index handed to a connection that names none.
+    next: usize,
+}
+
+impl State {
+    fn done(&self) -> bool {
+        self.results.iter().all(Option::is_some)
+    }
+}
+
+/// Serves `cases` on `listener` until each has a result or `wait` runs out, then
+/// returns results in catalogue order (cases never served are `fail`).
+pub async fn serve(listener: TcpListener, cfg: ClientCheck, cases: Vec<Case>) -> Vec<CaseResult> {
+    let by_id = cases
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.id.clone(), i))
+        .collect();
+    let n = cases.len();
+    let state = Arc::new(Mutex::new(State {
+        cases,
+        by_id,
+        results: vec![None; n],
+        next: 0,
+    }));
+    let finished = Arc::new(Notify::new());
+    let permits = Arc::new(Semaphore::new(MAX_CONCURRENT));
+    let cfg = Arc::new(cfg);
+    let stop_at = Instant::now() + cfg.wait;
+    let mut conn_id = 0u64;
+    loop {
+        if state.lock().await.done() {
+            break;
+        }
+        let accepted = tokio::select! {
+            a = tokio::time::timeout_at(stop_at, listener.accept()) => a,
+            _ = finished.notified() => continue,
+        };
+        let (stream, peer) = match accepted {
+            Err(_) => break,
+            Ok(Err(e)) => {
+                warn!("accept failed: {e}");
+                continue;
+            }
+            Ok(Ok(s)) => s,
+        };
+        conn_id += 1;
+        let Ok(permit) = permits.clone().acquire_owned().await else {
+            break;
+        };
+        let (state, cfg, finished) = (state.clone(), cfg.clone(), finished.clone());
+        tokio::spawn(
+            async move {
+                let _permit = permit;
+                handle(stream, &state, &cfg).await;
+                if state.lock().await.done() {
+                    finished.notify_one();
+                }
+            }
+            .instrument(info_span!("conn", id = conn_id, %peer)),
+        );
+    }
+    // Let connections still running finish their case (each is bounded by its
+    // own deadline) before reporting.
+    let _ = permits.acquire_many(MAX_CONCURRENT as u32).await;
+    let st = state.lock().await;
+    st.cases
+        .iter()
+        .zip(&st.results)
+        .map(|(case, r)| {
+            r.clone().unwrap_or_else(|| CaseResult {
+                id: case.id.clone(),
+                description: case.description.clone(),
+                expected: case.expect.report(),
+                observed: Observed::Timeout,
+                verdict: Verdict::Fail,
+                duration_ms: 0,
+                note: Some("the client never connected for this case".into()),
+                repro: None,
+            })
+        })
+        .collect()
+}
+
+async fn handle(mut stream: TcpStream, state: &Mutex<State>, cfg: &ClientCheck) {
+    let _ = stream.set_nodelay(true);
+    let deadline = Instant::now() + cfg.timeout;
+    let Ok((req, buf)) = read_head(&mut stream, deadline, parse_request).await else {
+        return;
+    };
+    if req.path == "/cases" {
+        let ids: Vec<String> = state
+            .lock()
+            .await
+            .cases
+            .iter()
+            .map(|c| c.id.clone())
+            .collect();
+        let body = serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into());
+        let resp = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let _ = stream.write_all(resp.as_bytes()).await;
+        return;
+    }
+    let index = {
+        let mut st = state.lock().await;
+        match req.path.strip_prefix("/case/") {
+            Some(id) => st.by_id.get(id).copied(),
+            None => {
+                let next = (st.next..st.results.len()).find(|&i| st.results[i].is_none());
+                if let Some(i) = next {
+                    st.next = i + 1;
+                }
+                next
+            }
+        }
+    };
+    let Some(index) = index else {
+        let _ = stream
+            .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            .await;
+        return;
+    };
+    let case = state.lock().await.cases[index].clone();
+    let started = Instant::now();
+    let (observed, verdict, note) =
+        run_case(&mut stream, &req, &buf[req.head_len..], &case, deadline).await;
+    debug!(id = %case.id, ?verdict, "case done");
+    let repro = match (&cfg.repro_dir, verdict) {
+        (Some(dir), Verdict::Fail | Verdict::NonStrict) => write_repro(dir, &case.id, &case.bytes)
+            .ok()
+            .map(|p| p.display().to_string()),
+        _ => None,
+    };
+    let result = CaseResult {
+        id: case.id.clone(),
+        description: case.description.clone(),
+        expected: case.expect.report(),
+        observed,
+        verdict,
+        duration_ms: started.elapsed().as_millis() as u64,
+        note,
+        repro,
+    };
+    let mut st = state.lock().await;
+    if st.results[index].is_none() {
+        st.results[index] = Some(result);
+    }
+}
+
+async fn run_case(
+    stream: &mut TcpStream,
+    req: &Request,
+    leftover: &[u8],
+    case: &Case,
+    deadline: Instant,
+) -> (Observed, Verdict, Option<String>) {
+    let hs = match validate_request(req) {
+        Ok(h) => h,
+        Err(e) => {
+            let _ = stream.write_all(&build_error_response(&e)).await;
+            return (
+                Observed::HandshakeRefused {
+                    status: e.http_status(),
+                },
+                Verdict::Fail,
+                Some(format!("the client's upgrade request is invalid: {e}")),
+            );
+        }
+    };
+    let offered_deflate = hs.extensions.iter().any(|e| e.name == PERMESSAGE_DEFLATE);
+    let unoffered = ExtensionOffer::new("x-wschaos-unoffered");
+    let response = match case.setup {
+        Setup::BadAccept => build_response(&format!("{}x", hs.key), None, &[]),
+        Setup::UnofferedExtension => {
+            build_response(&hs.key, None, std::slice::from_ref(&unoffered))
+        }
+        Setup::UnofferedSubprotocol => build_response(&hs.key, Some("x-wschaos-unoffered"), &[]),
+        _ => build_response(&hs.key, None, &[]),
+    };
+    write_case(stream, &response, crate::catalogue::Write::Whole, deadline).await;
+    write_case(stream, &case.bytes, case.write, deadline).await;
+    let plan: Vec<Answer> = if matches!(case.expect, Expect::Echo | Expect::Info) {
+        plan_answers(Role::Client, None, &case.bytes)
+    } else {
+        Vec::new()
+    };
+    let sent_close = plan.iter().any(|a| matches!(a, Answer::Close { .. }));
+    let obs = observe(
+        stream,
+        leftover,
+        ObserveOptions {
+            we_are: Role::Server,
+            deflate: None,
+            plan: matches!(case.expect, Expect::Echo | Expect::Info).then_some(&plan[..]),
+            key: [0; 4],
+            deadline,
+            sent_close,
+            close_when_done: true,
+        },
+    )
+    .await;
+    let (observed, verdict, note) = judge(&case.expect, &plan, &obs);
+    if case.setup == Setup::StripDeflate && !offered_deflate {
+        let note =
+            "the client did not offer permessage-deflate, so nothing was stripped".to_owned();
+        return (observed, Verdict::Info, Some(note));
+    }
+    (observed, verdict, note)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalogue::{CatalogueOptions, Side, catalogue, select};
+
+    #[tokio::test]
+    async fn cases_endpoint_lists_ids_and_unserved_cases_fail() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let cases = select(
+            catalogue(Side::Client, 1, CatalogueOptions::default()),
+            &["ok.text".to_owned()],
+        );
+        let cfg = ClientCheck {
+            seed: 1,
+            timeout: Duration::from_millis(500),
+            wait: Duration::from_millis(800),
+            repro_dir: None,
+        };
+        let server = tokio::spawn(serve(listener, cfg, cases));
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        s.write_all(b"GET /cases HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let mut body = Vec::new();
+        let _ = tokio::time::timeout(
+            Duration::from_secs(2),
+            tokio::io::AsyncReadExt::read_to_end(&mut s, &mut body),
+        )
+        .await;
+        let text = String::from_utf8_lossy(&body);
+        assert!(text.ends_with("[\"ok.text\"]"), "{text}");
+        let results = tokio::time::timeout(Duration::from_secs(5), server)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(results.len(), 1);
+        assert_eq!(results[0].verdict, Verdict::Fail);
+    }
+}

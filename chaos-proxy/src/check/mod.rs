@@ -1,0 +1,93 @@
+//! The conformance checker: `server` drives a server under test as a client,
+//! `client` serves a client under test; both send the catalogue's bytes, observe
+//! with `observe` and judge with `verdict`. Helpers here are what both share.
+
+pub mod client;
+pub mod observe;
+pub mod server;
+pub mod verdict;
+
+use std::path::{Path, PathBuf};
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::time::{Instant, timeout_at};
+use wschaos_codec::handshake::{HandshakeError, MAX_HANDSHAKE_BYTES};
+
+use crate::catalogue::Write;
+
+/// Why an HTTP head could not be read.
+#[derive(Debug)]
+pub enum HeadError {
+    Timeout,
+    /// The peer closed (or reset) before a complete head arrived.
+    Closed,
+    Bad(HandshakeError),
+}
+
+/// Reads until `parse` accepts a complete head; returns it and every byte read
+/// (the head plus whatever followed it in the same reads).
+pub async fn read_head<S, T>(
+    stream: &mut S,
+    deadline: Instant,
+    parse: impl Fn(&[u8]) -> Result<Option<T>, HandshakeError>,
+) -> Result<(T, Vec<u8>), HeadError>
+where
+    S: AsyncRead + Unpin,
+{
+    let mut buf = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 4096];
+    loop {
+        match parse(&buf) {
+            Ok(Some(head)) => return Ok((head, buf)),
+            Ok(None) => {}
+            Err(e) => return Err(HeadError::Bad(e)),
+        }
+        if buf.len() > MAX_HANDSHAKE_BYTES {
+            return Err(HeadError::Bad(HandshakeError::TooLarge));
+        }
+        match timeout_at(deadline, stream.read(&mut chunk)).await {
+            Err(_) => return Err(HeadError::Timeout),
+            Ok(Ok(0)) | Ok(Err(_)) => return Err(HeadError::Closed),
+            Ok(Ok(n)) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+/// Writes a case's bytes as the case says. A peer that closes mid-write is not
+/// an error here: its reaction is what gets observed next.
+pub async fn write_case<S>(stream: &mut S, bytes: &[u8], mode: Write, deadline: Instant)
+where
+    S: AsyncWrite + Unpin,
+{
+    let _ = timeout_at(deadline, async {
+        match mode {
+            Write::Whole => stream.write_all(bytes).await?,
+            Write::Chop1 => {
+                for b in bytes {
+                    stream.write_all(std::slice::from_ref(b)).await?;
+                    stream.flush().await?;
+                }
+            }
+        }
+        stream.flush().await
+    })
+    .await;
+}
+
+/// Saves the bytes of a non-pass case for `wschaos replay`; returns the path.
+pub fn write_repro(dir: &Path, id: &str, bytes: &[u8]) -> std::io::Result<PathBuf> {
+    std::fs::create_dir_all(dir)?;
+    let name: String = id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '+') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let path = dir.join(format!("{name}.bin"));
+    std::fs::write(&path, bytes)?;
+    Ok(path)
+}

@@ -1,0 +1,373 @@
+//! The `wschaos` command line (SPEC.md contract): demo, check-server, check-client,
+//! replay, cases. Exit status 0 when every case passed or is informational, 1 when
+//! any failed, 2 for usage, configuration or connection errors.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use wschaos::catalogue::{CatalogueOptions, Side, catalogue, select};
+use wschaos::check::client::{ClientCheck, serve};
+use wschaos::check::server::{ServerCheck, probe, run_suite};
+use wschaos::report::{self, Mode, Report, Verdict, now_rfc3339};
+use wschaos::url::WsUrl;
+
+#[derive(Parser)]
+#[command(
+    name = "wschaos",
+    version,
+    about = "WebSocket conformance checker and chaos testbed"
+)]
+struct Cli {
+    /// Log filter for stderr (e.g. info, debug, wschaos=trace).
+    #[arg(long, global = true, default_value = "warn")]
+    log: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+    Junit,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum CasesFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum SideArg {
+    Server,
+    Client,
+}
+
+#[derive(clap::Args)]
+struct Output {
+    /// Report format.
+    #[arg(long, value_enum, default_value = "text")]
+    format: Format,
+    /// Write the report here instead of stdout.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Save the bytes of every non-pass case here, for `wschaos replay`.
+    #[arg(long)]
+    repro_dir: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start built-in conforming and broken targets and run the server suite on each.
+    Demo {
+        #[arg(long)]
+        seed: Option<u64>,
+        #[arg(long, default_value_t = 2000)]
+        timeout_ms: u64,
+        #[arg(long, default_value_t = 16)]
+        jobs: usize,
+    },
+    /// Drive a server under test through the server-side catalogue.
+    CheckServer {
+        /// ws://HOST:PORT/PATH of the server under test.
+        #[arg(long)]
+        target: String,
+        /// Run only cases whose id matches a glob (repeatable).
+        #[arg(long = "case")]
+        cases: Vec<String>,
+        #[command(flatten)]
+        output: Output,
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Per-case time to react.
+        #[arg(long, default_value_t = 2000)]
+        timeout_ms: u64,
+        /// Offer permessage-deflate and run the deflate.* cases.
+        #[arg(long)]
+        offer_deflate: bool,
+        /// Cases run at once (each on its own connection).
+        #[arg(long, default_value_t = 16)]
+        jobs: usize,
+    },
+    /// Act as a server for a client under test (one connection per case).
+    CheckClient {
+        /// HOST:PORT to listen on (port 0 picks a free one; the address is printed).
+        #[arg(long)]
+        listen: String,
+        #[arg(long = "case")]
+        cases: Vec<String>,
+        #[command(flatten)]
+        output: Output,
+        #[arg(long)]
+        seed: Option<u64>,
+        #[arg(long, default_value_t = 2000)]
+        timeout_ms: u64,
+        /// Give up on cases the client has not come for after this many seconds.
+        #[arg(long, default_value_t = 120)]
+        wait_s: u64,
+    },
+    /// Send saved bytes to a server after a handshake and print its reaction.
+    Replay {
+        #[arg(long)]
+        target: String,
+        #[arg(long, default_value_t = 2000)]
+        timeout_ms: u64,
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// Print the case catalogue with the expected reactions.
+    Cases {
+        #[arg(long, value_enum, default_value = "text")]
+        format: CasesFormat,
+        #[arg(long, value_enum, default_value = "server")]
+        side: SideArg,
+        #[arg(long)]
+        offer_deflate: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match rt.block_on(run(cli.command)) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn seed_or_random(seed: Option<u64>) -> u64 {
+    seed.unwrap_or_else(|| {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0);
+        let s = t ^ u64::from(std::process::id()).rotate_left(32);
+        eprintln!("seed: {s} (pass --seed {s} to reproduce)");
+        s
+    })
+}
+
+fn emit(report: &Report, output: &Output) -> anyhow::Result<u8> {
+    let to_file = output.out.is_some();
+    let body = match output.format {
+        Format::Text => {
+            report::text::render(report, !to_file && report::text::use_color_for_stdout())
+        }
+        Format::Json => report::json::render(report),
+        Format::Junit => report::junit::render(report),
+    };
+    match &output.out {
+        Some(path) => {
+            std::fs::write(path, body)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            let s = report.summary;
+            eprintln!(
+                "{} pass, {} non-strict, {} fail, {} info; report written to {}",
+                s.pass,
+                s.non_strict,
+                s.fail,
+                s.info,
+                path.display()
+            );
+        }
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            stdout.write_all(body.as_bytes())?;
+            stdout.flush()?;
+        }
+    }
+    Ok(report.exit_code())
+}
+
+async fn run(command: Command) -> anyhow::Result<u8> {
+    match command {
+        Command::Demo {
+            seed,
+            timeout_ms,
+            jobs,
+        } => {
+            let seed = seed.unwrap_or(1);
+            let color = report::text::use_color_for_stdout();
+            let outcome =
+                wschaos::demo::run(seed, Duration::from_millis(timeout_ms), jobs, color).await?;
+            print!("{}", outcome.text);
+            if outcome.as_designed {
+                println!("\nthe conforming target passes; every broken target is caught");
+                Ok(0)
+            } else {
+                println!("\nunexpected: a target did not behave as designed (see above)");
+                Ok(1)
+            }
+        }
+        Command::CheckServer {
+            target,
+            cases,
+            output,
+            seed,
+            timeout_ms,
+            offer_deflate,
+            jobs,
+        } => {
+            let target = WsUrl::parse(&target)?;
+            let seed = seed_or_random(seed);
+            let timeout = Duration::from_millis(timeout_ms);
+            probe(&target, timeout).await.map_err(anyhow::Error::msg)?;
+            let selected = select(
+                catalogue(Side::Server, seed, CatalogueOptions { offer_deflate }),
+                &cases,
+            );
+            if selected.is_empty() {
+                bail!("no case matches {cases:?} (see `wschaos cases`)");
+            }
+            let cfg = ServerCheck {
+                target: target.clone(),
+                seed,
+                timeout,
+                jobs,
+                repro_dir: output.repro_dir.clone(),
+            };
+            let started = now_rfc3339();
+            let results = run_suite(&cfg, selected).await;
+            emit(
+                &Report::new(Mode::Server, target.to_string(), seed, started, results),
+                &output,
+            )
+        }
+        Command::CheckClient {
+            listen,
+            cases,
+            output,
+            seed,
+            timeout_ms,
+            wait_s,
+        } => {
+            let addr: std::net::SocketAddr = listen.parse().map_err(|_| {
+                anyhow::anyhow!(
+                    "bad listen address {listen:?}: expected HOST:PORT, e.g. 127.0.0.1:9001"
+                )
+            })?;
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr}"))?;
+            let local = listener.local_addr()?;
+            let seed = seed_or_random(seed);
+            let selected = select(
+                catalogue(Side::Client, seed, CatalogueOptions::default()),
+                &cases,
+            );
+            if selected.is_empty() {
+                bail!("no case matches {cases:?} (see `wschaos cases --side client`)");
+            }
+            eprintln!(
+                "check-client listening on ws://{local}/ ({} cases; GET /cases lists them, /case/<id> runs one)",
+                selected.len()
+            );
+            let cfg = ClientCheck {
+                seed,
+                timeout: Duration::from_millis(timeout_ms),
+                wait: Duration::from_secs(wait_s),
+                repro_dir: output.repro_dir.clone(),
+            };
+            let started = now_rfc3339();
+            let results = serve(listener, cfg, selected).await;
+            emit(
+                &Report::new(
+                    Mode::Client,
+                    format!("ws://{local}/"),
+                    seed,
+                    started,
+                    results,
+                ),
+                &output,
+            )
+        }
+        Command::Replay {
+            target,
+            timeout_ms,
+            files,
+        } => {
+            let target = WsUrl::parse(&target)?;
+            let timeout = Duration::from_millis(timeout_ms);
+            probe(&target, timeout).await.map_err(anyhow::Error::msg)?;
+            let cfg = ServerCheck {
+                target,
+                seed: 0,
+                timeout,
+                jobs: 1,
+                repro_dir: None,
+            };
+            let mut failed = false;
+            for file in &files {
+                let r = wschaos::replay::replay_file(&cfg, file)
+                    .await
+                    .map_err(anyhow::Error::msg)?;
+                failed |= r.verdict == Verdict::Fail;
+                println!(
+                    "{}: expected {}, observed {} -> {}{}",
+                    r.id,
+                    serde_json::to_string(&r.expected)?,
+                    serde_json::to_string(&r.observed)?,
+                    r.verdict.as_str(),
+                    r.note.map(|n| format!(" ({n})")).unwrap_or_default()
+                );
+            }
+            Ok(u8::from(failed))
+        }
+        Command::Cases {
+            format,
+            side,
+            offer_deflate,
+        } => {
+            let side = match side {
+                SideArg::Server => Side::Server,
+                SideArg::Client => Side::Client,
+            };
+            let cases = catalogue(side, 0, CatalogueOptions { offer_deflate });
+            match format {
+                CasesFormat::Json => {
+                    let list: Vec<serde_json::Value> = cases
+                        .iter()
+                        .map(|c| serde_json::json!({"id": c.id, "description": c.description, "expected": c.expect.report()}))
+                        .collect();
+                    println!("{}", serde_json::to_string_pretty(&list)?);
+                }
+                CasesFormat::Text => {
+                    for c in &cases {
+                        let expected = match c.expect.report() {
+                            report::ExpectedReport::Codes(v) => {
+                                v.iter().map(u16::to_string).collect::<Vec<_>>().join("|")
+                            }
+                            report::ExpectedReport::Word(w) => w,
+                        };
+                        println!("{:<44} {:<12} {}", c.id, expected, c.description);
+                    }
+                    println!("{} cases", cases.len());
+                }
+            }
+            Ok(0)
+        }
+    }
+}

@@ -1,0 +1,31 @@
+"""Echo server on the Python `websockets` library: a widely used implementation
+nobody on the team wrote, for wschaos's integration tests. Listens on 127.0.0.1
+only; prints `listening on ws://127.0.0.1:PORT/` once ready."""
+
+import argparse
+import asyncio
+
+from websockets.asyncio.server import serve
+
+
+async def echo(ws):
+    try:
+        async for message in ws:
+            await ws.send(message)
+    except Exception:
+        # The library has already failed the connection with its close code.
+        pass
+
+
+async def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args()
+    async with serve(echo, "127.0.0.1", args.port) as server:
+        port = server.sockets[0].getsockname()[1]
+        print(f"listening on ws://127.0.0.1:{port}/", flush=True)
+        await asyncio.get_running_loop().create_future()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
