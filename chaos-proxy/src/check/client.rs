@@ -149,7 +149,7 @@ async fn handle(mut stream: TcpStream, state: &Mutex<State>, cfg: &ClientCheck) 
     let index = {
         let mut st = state.lock().await;
         match req.path.strip_prefix("/case/") {
-            Some(id) => st.by_id.get(id).copied(),
+            Some(id) => st.by_id.get(&percent_decode(id)).copied(),
             None => {
                 let next = (st.next..st.results.len()).find(|&i| st.results[i].is_none());
                 if let Some(i) = next {
@@ -190,6 +190,31 @@ async fn handle(mut stream: TcpStream, state: &Mutex<State>, cfg: &ClientCheck) 
     if st.results[index].is_none() {
         st.results[index] = Some(result);
     }
+}
+
+/// Case ids hold `+`, which clients may send percent-encoded (`%2B`).
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        match (
+            b[i],
+            b.get(i + 1).and_then(|&c| hex(c)),
+            b.get(i + 2).and_then(|&c| hex(c)),
+        ) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (c, _, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 async fn run_case(
@@ -257,6 +282,12 @@ async fn run_case(
 mod tests {
     use super::*;
     use crate::catalogue::{CatalogueOptions, Side, catalogue, select};
+
+    #[test]
+    fn percent_decoding() {
+        assert_eq!(percent_decode("rsv.rsv1%2Bchop1"), "rsv.rsv1+chop1");
+        assert_eq!(percent_decode("a%2b%zz%"), "a+%zz%");
+    }
 
     #[tokio::test]
     async fn cases_endpoint_lists_ids_and_unserved_cases_fail() {

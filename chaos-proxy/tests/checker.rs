@@ -1,0 +1,246 @@
+//! The checker against the sample targets on 127.0.0.1 (ephemeral ports): the
+//! conforming server and client pass, and each broken variant is flagged on exactly
+//! the cases it was built to break.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use wschaos::catalogue::{CatalogueOptions, Side, catalogue, select};
+use wschaos::check::client::{ClientCheck, serve};
+use wschaos::check::server::{ServerCheck, run_suite};
+use wschaos::report::{CaseResult, Observed, Verdict};
+use wschaos::url::WsUrl;
+use wschaos_targets::{ClientFlaw, ClientOptions, ServerFlaw, run_echo_client, spawn_echo_server};
+
+const SEED: u64 = 42;
+
+async fn server_suite(flaw: ServerFlaw, globs: &[&str]) -> HashMap<String, CaseResult> {
+    let server = spawn_echo_server("127.0.0.1:0", flaw).await.unwrap();
+    let cfg = ServerCheck {
+        target: WsUrl::parse(&format!("ws://{}/", server.addr)).unwrap(),
+        seed: SEED,
+        timeout: Duration::from_millis(1500),
+        jobs: 16,
+        repro_dir: None,
+    };
+    let globs: Vec<String> = globs.iter().map(|g| g.to_string()).collect();
+    let cases = select(
+        catalogue(Side::Server, SEED, CatalogueOptions::default()),
+        &globs,
+    );
+    let results = run_suite(&cfg, cases).await;
+    server.shutdown().await;
+    results.into_iter().map(|r| (r.id.clone(), r)).collect()
+}
+
+fn verdict(results: &HashMap<String, CaseResult>, id: &str) -> Verdict {
+    results
+        .get(id)
+        .unwrap_or_else(|| panic!("no case {id}"))
+        .verdict
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conforming_server_passes_every_case() {
+    let results = server_suite(ServerFlaw::None, &[]).await;
+    assert!(results.len() > 150, "only {} cases", results.len());
+    let bad: Vec<String> = results
+        .values()
+        .filter(|r| !matches!(r.verdict, Verdict::Pass | Verdict::Info))
+        .map(|r| format!("{}: {:?} {:?} {:?}", r.id, r.verdict, r.observed, r.note))
+        .collect();
+    assert!(bad.is_empty(), "{bad:#?}");
+    // The info cases are the ones the RFC leaves open, nothing else.
+    for r in results.values().filter(|r| r.verdict == Verdict::Info) {
+        assert!(
+            r.id.starts_with("length.non-minimal")
+                || r.id.starts_with("close.code-101")
+                || r.id == "handshake.version-8",
+            "{} is info",
+            r.id
+        );
+    }
+    assert_eq!(
+        results["mask.unmasked-text"].observed,
+        Observed::Close {
+            code: Some(1002),
+            reason: results_reason(&results["mask.unmasked-text"])
+        }
+    );
+    assert_eq!(
+        results["handshake.version-8"].observed,
+        Observed::HandshakeRefused { status: 426 }
+    );
+}
+
+fn results_reason(r: &CaseResult) -> String {
+    match &r.observed {
+        Observed::Close { reason, .. } => reason.clone(),
+        _ => String::new(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accept_unmasked_fails_exactly_the_masking_cases() {
+    let results = server_suite(ServerFlaw::AcceptUnmasked, &[]).await;
+    for (id, r) in &results {
+        let masking = id.contains("mask.unmasked");
+        let expected_bad = masking;
+        assert_eq!(
+            r.verdict == Verdict::Fail,
+            expected_bad,
+            "{id}: {:?} {:?}",
+            r.verdict,
+            r.note
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ignore_rsv_fails_the_rsv_cases() {
+    let results = server_suite(
+        ServerFlaw::IgnoreRsv,
+        &["rsv.*", "ok.*", "after-valid.rsv.*"],
+    )
+    .await;
+    for (id, r) in &results {
+        let want = if id.contains("rsv.") {
+            Verdict::Fail
+        } else {
+            Verdict::Pass
+        };
+        assert_eq!(r.verdict, want, "{id}: {:?}", r.note);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn close_normal_and_drop_are_fail_and_non_strict() {
+    let normal = server_suite(
+        ServerFlaw::CloseNormalOnError,
+        &["rsv.rsv2", "utf8.invalid-text-ff", "ok.text"],
+    )
+    .await;
+    assert_eq!(verdict(&normal, "rsv.rsv2"), Verdict::Fail);
+    assert!(matches!(
+        normal["rsv.rsv2"].observed,
+        Observed::Close {
+            code: Some(1000),
+            ..
+        }
+    ));
+    assert_eq!(verdict(&normal, "utf8.invalid-text-ff"), Verdict::Fail);
+    assert_eq!(verdict(&normal, "ok.text"), Verdict::Pass);
+    let dropped = server_suite(
+        ServerFlaw::DropOnError,
+        &["rsv.rsv2", "rsv.rsv2+chop1", "ok.text"],
+    )
+    .await;
+    assert_eq!(verdict(&dropped, "rsv.rsv2"), Verdict::NonStrict);
+    assert_eq!(dropped["rsv.rsv2"].observed, Observed::TcpClose);
+    assert_eq!(verdict(&dropped, "rsv.rsv2+chop1"), Verdict::NonStrict);
+    assert_eq!(verdict(&dropped, "ok.text"), Verdict::Pass);
+}
+
+async fn client_suite(opts: ClientOptions, globs: &[&str]) -> HashMap<String, CaseResult> {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("ws://{}", listener.local_addr().unwrap());
+    let globs: Vec<String> = globs.iter().map(|g| g.to_string()).collect();
+    let cases = select(
+        catalogue(Side::Client, SEED, CatalogueOptions::default()),
+        &globs,
+    );
+    let cfg = ClientCheck {
+        seed: SEED,
+        timeout: Duration::from_millis(1500),
+        wait: Duration::from_secs(60),
+        repro_dir: None,
+    };
+    let server = tokio::spawn(serve(listener, cfg, cases));
+    let client = tokio::spawn(async move { run_echo_client(&base, &[], opts).await });
+    let results = tokio::time::timeout(Duration::from_secs(90), server)
+        .await
+        .unwrap()
+        .unwrap();
+    let _ = tokio::time::timeout(Duration::from_secs(10), client).await;
+    results.into_iter().map(|r| (r.id.clone(), r)).collect()
+}
+
+fn opts(flaw: ClientFlaw, require_deflate: bool) -> ClientOptions {
+    ClientOptions {
+        flaw,
+        require_deflate,
+        timeout: Duration::from_secs(3),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conforming_client_passes_every_case() {
+    let results = client_suite(opts(ClientFlaw::None, false), &[]).await;
+    assert!(results.len() > 100);
+    let bad: Vec<String> = results
+        .values()
+        .filter(|r| !matches!(r.verdict, Verdict::Pass | Verdict::Info))
+        .map(|r| format!("{}: {:?} {:?} {:?}", r.id, r.verdict, r.observed, r.note))
+        .collect();
+    assert!(bad.is_empty(), "{bad:#?}");
+    for id in [
+        "handshake.bad-accept",
+        "handshake.unoffered-extension",
+        "handshake.unoffered-subprotocol",
+    ] {
+        assert_eq!(verdict(&results, id), Verdict::Pass, "{id}");
+        assert_eq!(results[id].observed, Observed::TcpClose);
+    }
+    assert_eq!(verdict(&results, "mask.masked-text"), Verdict::Pass);
+    // Not offered, so nothing was stripped: reported only.
+    assert_eq!(verdict(&results, "extension.stripped"), Verdict::Info);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_that_requires_deflate_closes_with_1010() {
+    let results = client_suite(opts(ClientFlaw::None, true), &["extension.*"]).await;
+    assert_eq!(verdict(&results, "extension.stripped"), Verdict::Pass);
+    assert!(matches!(
+        results["extension.stripped"].observed,
+        Observed::Close {
+            code: Some(1010),
+            ..
+        }
+    ));
+    assert_eq!(
+        verdict(&results, "extension.stripped-then-compressed"),
+        Verdict::Pass
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broken_clients_are_flagged() {
+    let lax = client_suite(
+        opts(ClientFlaw::AcceptUnofferedExtension, false),
+        &["handshake.*"],
+    )
+    .await;
+    assert_eq!(
+        verdict(&lax, "handshake.unoffered-extension"),
+        Verdict::Fail
+    );
+    assert_eq!(
+        verdict(&lax, "handshake.unoffered-subprotocol"),
+        Verdict::Fail
+    );
+    assert_eq!(verdict(&lax, "handshake.bad-accept"), Verdict::Pass);
+    let any = client_suite(
+        opts(ClientFlaw::AcceptAnyAccept, false),
+        &["handshake.bad-accept"],
+    )
+    .await;
+    assert_eq!(verdict(&any, "handshake.bad-accept"), Verdict::Fail);
+    let drop = client_suite(
+        opts(ClientFlaw::DropOnError, false),
+        &["mask.masked-text", "ok.text"],
+    )
+    .await;
+    assert_eq!(verdict(&drop, "mask.masked-text"), Verdict::NonStrict);
+    assert_eq!(verdict(&drop, "ok.text"), Verdict::Pass);
+}

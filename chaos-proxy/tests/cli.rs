@@ -1,0 +1,182 @@
+//! The `wschaos` binary's contract: exit codes, one-line errors, JSON and JUnit
+//! output, all against loopback targets on ephemeral ports.
+
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use wschaos_targets::{ServerFlaw, spawn_echo_server};
+
+fn wschaos(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_wschaos"))
+        .args(args)
+        .output()
+        .expect("run wschaos")
+}
+
+fn one_line_error(out: &Output) -> String {
+    let err = String::from_utf8_lossy(&out.stderr).trim().to_owned();
+    assert_eq!(err.lines().count(), 1, "not one line: {err:?}");
+    assert!(err.starts_with("error: "), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    err
+}
+
+/// A port that was free a moment ago and has nothing listening.
+fn closed_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+#[test]
+fn unreachable_target_is_exit_2_never_a_pass() {
+    let url = format!("ws://127.0.0.1:{}/", closed_port());
+    let out = wschaos(&[
+        "check-server",
+        "--target",
+        &url,
+        "--seed",
+        "1",
+        "--timeout-ms",
+        "500",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = one_line_error(&out);
+    assert!(err.contains("cannot connect"), "{err}");
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn bad_url_and_bad_case_glob_are_exit_2() {
+    for url in [
+        "http://127.0.0.1:1/",
+        "wss://127.0.0.1:1/",
+        "ws://127.0.0.1:0/",
+        "ws://",
+    ] {
+        let out = wschaos(&["check-server", "--target", url]);
+        assert_eq!(out.status.code(), Some(2), "{url}");
+        assert!(one_line_error(&out).contains("bad target URL"), "{url}");
+    }
+    let out = wschaos(&["check-client", "--listen", "not-an-address"]);
+    assert_eq!(out.status.code(), Some(2));
+    one_line_error(&out);
+    let out = wschaos(&["cases", "--format", "yaml"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn port_in_use_is_exit_2() {
+    let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = held.local_addr().unwrap().to_string();
+    let out = wschaos(&["check-client", "--listen", &addr, "--wait-s", "1"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = one_line_error(&out);
+    assert!(err.contains("cannot listen"), "{err}");
+}
+
+#[test]
+fn json_and_junit_reports_and_exit_codes() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (good, broken) = rt.block_on(async {
+        (
+            spawn_echo_server("127.0.0.1:0", ServerFlaw::None)
+                .await
+                .unwrap(),
+            spawn_echo_server("127.0.0.1:0", ServerFlaw::AcceptUnmasked)
+                .await
+                .unwrap(),
+        )
+    });
+    let dir = std::env::temp_dir().join(format!("wschaos-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let json_path = dir.join("r.json");
+    let url = format!("ws://{}/", good.addr);
+    let out = wschaos(&[
+        "check-server",
+        "--target",
+        &url,
+        "--case",
+        "mask.*",
+        "--case",
+        "ok.text",
+        "--seed",
+        "5",
+        "--format",
+        "json",
+        "--out",
+        json_path.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report =
+        wschaos::report::json::parse(&std::fs::read_to_string(&json_path).unwrap()).unwrap();
+    assert_eq!(report.seed, 5);
+    assert_eq!(report.cases.len(), 5); // two mask cases, their chop variants, ok.text
+    assert_eq!(report.summary.pass, 5);
+
+    let url = format!("ws://{}/", broken.addr);
+    let repro = dir.join("repro");
+    let out = wschaos(&[
+        "check-server",
+        "--target",
+        &url,
+        "--case",
+        "mask.unmasked-text",
+        "--seed",
+        "5",
+        "--format",
+        "junit",
+        "--repro-dir",
+        repro.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let xml = String::from_utf8(out.stdout).unwrap();
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    assert_eq!(
+        doc.descendants()
+            .filter(|n| n.has_tag_name("testcase"))
+            .count(),
+        1
+    );
+    assert_eq!(
+        doc.descendants()
+            .filter(|n| n.has_tag_name("failure"))
+            .count(),
+        1
+    );
+    // The repro file replays to the same reaction.
+    let file = repro.join("mask.unmasked-text.bin");
+    assert!(file.is_file());
+    let out = wschaos(&["replay", "--target", &url, file.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("-> fail"), "{text}");
+    assert_eq!(out.status.code(), Some(1));
+    let url = format!("ws://{}/", good.addr);
+    let out = wschaos(&["replay", "--target", &url, file.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("-> pass"));
+    assert_eq!(out.status.code(), Some(0));
+    rt.block_on(async {
+        good.shutdown().await;
+        broken.shutdown().await;
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = Duration::ZERO;
+}
+
+#[test]
+fn cases_lists_the_catalogue() {
+    let out = wschaos(&["cases", "--format", "json", "--side", "client"]);
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ids: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert!(ids.contains(&"extension.stripped") && ids.contains(&"mask.masked-text"));
+}

@@ -1,0 +1,189 @@
+//! The checker against an implementation nobody on the team wrote: the Python
+//! `websockets` library (installed by `.ci/run`), as server and as client, on
+//! 127.0.0.1 with ephemeral ports. Verdicts are asserted case by case.
+//! Without the library the tests are skipped, unless WSCHAOS_REQUIRE_PYTHON=1
+//! (as in CI), where its absence is a failure.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use wschaos::catalogue::{CatalogueOptions, Expect, Side, catalogue};
+use wschaos::check::client::{ClientCheck, serve};
+use wschaos::check::server::{ServerCheck, run_suite};
+use wschaos::report::{CaseResult, Verdict};
+use wschaos::url::WsUrl;
+
+const SEED: u64 = 7;
+
+/// Kills the child process when the test ends, however it ends.
+struct Kill(Child);
+
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn script(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../targets/python")
+        .join(name)
+}
+
+fn python_ready() -> bool {
+    let ok = Command::new("python3")
+        .args(["-c", "import websockets"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        assert!(
+            std::env::var("WSCHAOS_REQUIRE_PYTHON").as_deref() != Ok("1"),
+            "python3 with `websockets` is required (pip install websockets)"
+        );
+        eprintln!("skipped: python3 with `websockets` not found (pip install websockets)");
+    }
+    ok
+}
+
+fn spawn_server() -> (Kill, String) {
+    let mut child = Command::new("python3")
+        .arg(script("ws_echo_server.py"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start python server");
+    let stdout = child.stdout.take().unwrap();
+    let guard = Kill(child);
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("python server did not start");
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .expect("banner")
+        .to_owned();
+    (guard, url)
+}
+
+fn by_id(results: Vec<CaseResult>) -> HashMap<String, CaseResult> {
+    results.into_iter().map(|r| (r.id.clone(), r)).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websockets_server_verdicts() {
+    if !python_ready() {
+        return;
+    }
+    let (_server, url) = spawn_server();
+    let cfg = ServerCheck {
+        target: WsUrl::parse(&url).unwrap(),
+        seed: SEED,
+        timeout: Duration::from_millis(2000),
+        jobs: 16,
+        repro_dir: None,
+    };
+    let cases = catalogue(
+        Side::Server,
+        SEED,
+        CatalogueOptions {
+            offer_deflate: true,
+        },
+    );
+    let expects: HashMap<String, Expect> = cases
+        .iter()
+        .map(|c| (c.id.clone(), c.expect.clone()))
+        .collect();
+    let results = by_id(run_suite(&cfg, cases).await);
+    let mut wrong = Vec::new();
+    for (id, r) in &results {
+        let want = match &expects[id] {
+            Expect::Info => Verdict::Info,
+            // websockets validates UTF-8 when the application reads a text
+            // message, after its protocol layer has already answered the ping
+            // that followed: the ping gets a pong (non-strict, see README).
+            _ if id.starts_with("after-valid.utf8.") || id == "after-valid.deflate.bad-utf8" => {
+                Verdict::NonStrict
+            }
+            _ => Verdict::Pass,
+        };
+        if r.verdict != want {
+            wrong.push(format!(
+                "{id}: want {want:?}, got {:?} {:?} {:?}",
+                r.verdict, r.observed, r.note
+            ));
+        }
+    }
+    wrong.sort();
+    assert!(wrong.is_empty(), "{wrong:#?}");
+    assert!(
+        results.keys().any(|id| id.starts_with("deflate.")),
+        "deflate cases ran"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websockets_client_verdicts() {
+    if !python_ready() {
+        return;
+    }
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("ws://{}", listener.local_addr().unwrap());
+    let cases = catalogue(Side::Client, SEED, CatalogueOptions::default());
+    let expects: HashMap<String, Expect> = cases
+        .iter()
+        .map(|c| (c.id.clone(), c.expect.clone()))
+        .collect();
+    let cfg = ClientCheck {
+        seed: SEED,
+        timeout: Duration::from_millis(2000),
+        wait: Duration::from_secs(90),
+        repro_dir: None,
+    };
+    let server = tokio::spawn(serve(listener, cfg, cases));
+    let client = Kill(
+        Command::new("python3")
+            .arg(script("ws_echo_client.py"))
+            .args(["--base", &base])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start python client"),
+    );
+    let results = by_id(
+        tokio::time::timeout(Duration::from_secs(120), server)
+            .await
+            .unwrap()
+            .unwrap(),
+    );
+    drop(client);
+    let mut wrong = Vec::new();
+    for (id, r) in &results {
+        let want = match (&expects[id], id.as_str()) {
+            (Expect::Info, _) => Verdict::Info,
+            // websockets offers permessage-deflate but treats it as optional:
+            // proceeding without it is legal and reported as info.
+            (_, "extension.stripped") => Verdict::Info,
+            _ => Verdict::Pass,
+        };
+        if r.verdict != want {
+            wrong.push(format!(
+                "{id}: want {want:?}, got {:?} {:?} {:?}",
+                r.verdict, r.observed, r.note
+            ));
+        }
+    }
+    wrong.sort();
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}
