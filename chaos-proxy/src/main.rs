@@ -56,9 +56,20 @@ struct Output {
     /// Write the report here instead of stdout.
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Save the bytes of every non-pass case here, for `wschaos replay`.
+    /// Save the bytes of every non-pass case here, for `wschaos replay`
+    /// (default with --out: FILE.repro/).
     #[arg(long)]
     repro_dir: Option<PathBuf>,
+}
+
+impl Output {
+    fn repro_dir(&self) -> Option<PathBuf> {
+        self.repro_dir.clone().or_else(|| {
+            self.out
+                .as_ref()
+                .map(|p| PathBuf::from(format!("{}.repro", p.display())))
+        })
+    }
 }
 
 #[derive(Subcommand)]
@@ -247,7 +258,7 @@ async fn run(command: Command) -> anyhow::Result<u8> {
                 seed,
                 timeout,
                 jobs,
-                repro_dir: output.repro_dir.clone(),
+                repro_dir: output.repro_dir(),
             };
             let started = now_rfc3339();
             let results = run_suite(&cfg, selected).await;
@@ -289,7 +300,7 @@ async fn run(command: Command) -> anyhow::Result<u8> {
                 seed,
                 timeout: Duration::from_millis(timeout_ms),
                 wait: Duration::from_secs(wait_s),
-                repro_dir: output.repro_dir.clone(),
+                repro_dir: output.repro_dir(),
             };
             let started = now_rfc3339();
             let results = serve(listener, cfg, selected).await;
