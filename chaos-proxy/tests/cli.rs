@@ -162,13 +162,28 @@ fn json_and_junit_reports_and_exit_codes() {
     // With --out, repro files go next to the report and the report names them.
     let b_json = dir.join("b.json");
     let out = wschaos(&[
-        "check-server", "--target", &url, "--case", "mask.unmasked-text", "--seed", "5", "--format",
-        "json", "--out", b_json.to_str().unwrap(),
+        "check-server",
+        "--target",
+        &url,
+        "--case",
+        "mask.unmasked-text",
+        "--seed",
+        "5",
+        "--format",
+        "json",
+        "--out",
+        b_json.to_str().unwrap(),
     ]);
     assert_eq!(out.status.code(), Some(1));
     let report = wschaos::report::json::parse(&std::fs::read_to_string(&b_json).unwrap()).unwrap();
-    let repro = report.cases[0].repro.clone().expect("repro path in the report");
-    assert!(repro.contains("b.json.repro") && std::path::Path::new(&repro).is_file(), "{repro}");
+    let repro = report.cases[0]
+        .repro
+        .clone()
+        .expect("repro path in the report");
+    assert!(
+        repro.contains("b.json.repro") && std::path::Path::new(&repro).is_file(),
+        "{repro}"
+    );
     let url = format!("ws://{}/", good.addr);
     let out = wschaos(&["replay", "--target", &url, file.to_str().unwrap()]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("-> pass"));
