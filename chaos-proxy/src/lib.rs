@@ -5,6 +5,7 @@
 pub mod catalogue;
 pub mod check;
 pub mod demo;
+pub mod proxy;
 pub mod replay;
 pub mod report;
 pub mod url;

@@ -105,6 +105,12 @@ impl FrameParser {
         self.state == State::Header && self.have == 0
     }
 
+    /// Header bytes taken but not yet reported (a header split across reads).
+    /// A relay flushes these when the stream ends inside a header.
+    pub fn pending_header(&self) -> &[u8] {
+        &self.buf[..self.have]
+    }
+
     /// Payload bytes still to come for the current frame (0 between frames).
     pub fn payload_remaining(&self) -> u64 {
         match self.state {

@@ -1,0 +1,6 @@
+//! The chaos proxy: `relay` is the sans-IO core for one connection, `fault` the
+//! faults it can inject.
+
+pub mod fault;
+pub mod fuzz;
+pub mod relay;

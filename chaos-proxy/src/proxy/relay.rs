@@ -1,0 +1,522 @@
+//! The proxy's sans-IO core for one connection. Bytes go in per direction and come
+//! out to be forwarded: the upgrade request and the 101 response are held until
+//! complete (at most 16 KiB) so a fault can edit them; then frames are followed
+//! with the codec's incremental parser and forwarded as they arrive, headers
+//! re-encoded byte for byte. Without faults the output equals the input, whatever
+//! it is (traffic that never was WebSocket goes through opaquely). After a fault,
+//! the reverse direction is watched for the receiver's Close to give a verdict.
+
+use std::time::Duration;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use wschaos_codec::encode::encode_header;
+use wschaos_codec::frame::MAX_HEADER_LEN;
+use wschaos_codec::handshake::{
+    MAX_HANDSHAKE_BYTES, PERMESSAGE_DEFLATE, parse_extensions, parse_request, parse_response,
+};
+use wschaos_codec::mask::apply_mask;
+use wschaos_codec::parse::{Event, FrameParser};
+use wschaos_codec::{CloseCode, Data, OpCode};
+
+use crate::proxy::fault::{Dir, Fault, FaultSpec, FrameCtx, PayloadEdit};
+use crate::report::{Observed, Verdict};
+
+/// Bytes of an injected frame's payload kept in its record.
+const RECORDED_PAYLOAD: usize = 125;
+
+/// A fault ready to fire.
+#[derive(Debug)]
+pub struct ActiveFault {
+    pub spec: FaultSpec,
+    pub fault: Box<dyn Fault>,
+}
+
+impl ActiveFault {
+    pub fn new(spec: FaultSpec) -> Result<ActiveFault, crate::proxy::fault::SpecError> {
+        let fault = crate::proxy::fault::build(&spec)?;
+        Ok(ActiveFault { spec, fault })
+    }
+}
+
+/// One injected fault and, once known, the receiver's reaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Injection {
+    pub fault: String,
+    pub dir: Dir,
+    /// 1-based frame index in `dir`; `None` for a handshake edit.
+    pub frame_index: Option<u64>,
+    pub what: String,
+    /// The bytes sent in place of the original: header (or head) and the start of
+    /// the payload.
+    pub bytes: Vec<u8>,
+    pub expected: Vec<CloseCode>,
+    /// Time since the connection opened.
+    pub at: Duration,
+    /// Where the reacting endpoint's frames flow.
+    watch: Dir,
+    pub observed: Option<Observed>,
+    pub verdict: Option<Verdict>,
+    /// The reacting endpoint sent data frames after the fault.
+    continued: bool,
+}
+
+#[derive(Debug)]
+enum Phase {
+    Head(Vec<u8>),
+    Frames,
+    Opaque,
+}
+
+#[derive(Debug)]
+struct Half {
+    phase: Phase,
+    parser: FrameParser,
+    frames: u64,
+    in_message: bool,
+    injected: bool,
+    /// The current frame's edit and its original mask key.
+    edit: Option<(PayloadEdit, Option<[u8; 4]>, usize)>,
+    key: Option<[u8; 4]>,
+    /// Collecting a Close frame's payload (plaintext).
+    close: Option<Vec<u8>>,
+    closed: Option<(Option<u16>, String)>,
+    eof: bool,
+}
+
+impl Half {
+    fn new() -> Half {
+        Half {
+            phase: Phase::Head(Vec::new()),
+            parser: FrameParser::new(),
+            frames: 0,
+            in_message: false,
+            injected: false,
+            edit: None,
+            key: None,
+            close: None,
+            closed: None,
+            eof: false,
+        }
+    }
+}
+
+/// The core for one proxied connection.
+#[derive(Debug)]
+pub struct Relay {
+    c2s: Half,
+    s2c: Half,
+    rng: ChaCha8Rng,
+    /// permessage-deflate agreed, as the client was told.
+    deflate: bool,
+    injections: Vec<Injection>,
+    /// How long a receiver has to react after a fault.
+    reaction_timeout: Duration,
+}
+
+impl Relay {
+    /// `seed` and `conn` make the decisions reproducible: same seed, same
+    /// connection number and same traffic give the same faults.
+    pub fn new(seed: u64, conn: u64, reaction_timeout: Duration) -> Relay {
+        Relay {
+            c2s: Half::new(),
+            s2c: Half::new(),
+            rng: ChaCha8Rng::seed_from_u64(seed ^ conn.wrapping_mul(0x9E37_79B9_7F4A_7C15)),
+            deflate: false,
+            injections: Vec::new(),
+            reaction_timeout,
+        }
+    }
+
+    fn half(&mut self, dir: Dir) -> &mut Half {
+        match dir {
+            Dir::C2s => &mut self.c2s,
+            Dir::S2c => &mut self.s2c,
+        }
+    }
+
+    /// Takes bytes that arrived in `dir` and appends what to forward to `out`.
+    pub fn feed(
+        &mut self,
+        dir: Dir,
+        input: &[u8],
+        now: Duration,
+        faults: &[ActiveFault],
+        out: &mut Vec<u8>,
+    ) {
+        let phase = std::mem::replace(&mut self.half(dir).phase, Phase::Opaque);
+        match phase {
+            Phase::Opaque => {
+                out.extend_from_slice(input);
+            }
+            Phase::Frames => {
+                self.half(dir).phase = Phase::Frames;
+                self.frames(dir, input, now, faults, out);
+            }
+            Phase::Head(mut buf) => {
+                buf.extend_from_slice(input);
+                self.head(dir, buf, now, faults, out);
+            }
+        }
+    }
+
+    fn head(
+        &mut self,
+        dir: Dir,
+        buf: Vec<u8>,
+        now: Duration,
+        faults: &[ActiveFault],
+        out: &mut Vec<u8>,
+    ) {
+        let parsed = match dir {
+            Dir::C2s => parse_request(&buf).map(|r| r.map(|r| (r.head_len, None))),
+            Dir::S2c => parse_response(&buf).map(|r| {
+                r.map(|r| {
+                    let deflate = r
+                        .headers_named("Sec-WebSocket-Extensions")
+                        .filter_map(|h| parse_extensions(&h.value).ok())
+                        .flatten()
+                        .any(|e| e.name == PERMESSAGE_DEFLATE);
+                    (r.head_len, Some((r.status, deflate)))
+                })
+            }),
+        };
+        let (head_len, status) = match parsed {
+            Ok(Some(p)) => p,
+            Ok(None) if buf.len() <= MAX_HANDSHAKE_BYTES => {
+                self.half(dir).phase = Phase::Head(buf);
+                return;
+            }
+            // Not an HTTP upgrade we understand: relay it untouched from here on.
+            _ => {
+                out.extend_from_slice(&buf);
+                return;
+            }
+        };
+        let (head, rest) = buf.split_at(head_len);
+        let mut head = head.to_vec();
+        for f in faults.iter().filter(|f| f.spec.dir.matches(dir)) {
+            if f.spec.trigger.after.is_some_and(|a| now < a) {
+                continue;
+            }
+            if let Some(edit) = f.fault.edit_head(dir, &head) {
+                if f.spec
+                    .trigger
+                    .p
+                    .is_some_and(|p| self.rng.random::<f64>() >= p)
+                {
+                    continue;
+                }
+                head = edit.head;
+                self.injections.push(Injection {
+                    fault: f.spec.text.clone(),
+                    dir,
+                    frame_index: None,
+                    what: edit.what,
+                    bytes: head.clone(),
+                    expected: vec![CloseCode::Extension, CloseCode::Protocol],
+                    at: now,
+                    watch: Dir::C2s,
+                    observed: None,
+                    verdict: None,
+                    continued: false,
+                });
+                break;
+            }
+        }
+        out.extend_from_slice(&head);
+        match status {
+            Some((101, _)) | None => {
+                if let Some((_, deflate)) = status {
+                    // What the client was told after any edit is what it judges by.
+                    self.deflate = deflate
+                        && !self
+                            .injections
+                            .iter()
+                            .any(|i| i.dir == Dir::S2c && i.frame_index.is_none());
+                }
+                self.half(dir).phase = Phase::Frames;
+                self.frames(dir, rest, now, faults, out);
+            }
+            Some(_) => {
+                // Refused upgrade: whatever follows is HTTP, not frames.
+                self.c2s.phase = Phase::Opaque;
+                out.extend_from_slice(rest);
+            }
+        }
+    }
+
+    fn frames(
+        &mut self,
+        dir: Dir,
+        mut input: &[u8],
+        now: Duration,
+        faults: &[ActiveFault],
+        out: &mut Vec<u8>,
+    ) {
+        loop {
+            let (n, ev) = self.half(dir).parser.parse(input);
+            input = &input[n..];
+            match ev {
+                None => return,
+                Some(Event::Header(h)) => self.on_header(dir, h, now, faults, out),
+                Some(Event::Payload { data, offset }) => self.on_payload(dir, data, offset, out),
+                Some(Event::End) => self.on_end(dir, now),
+            }
+        }
+    }
+
+    fn on_header(
+        &mut self,
+        dir: Dir,
+        h: wschaos_codec::FrameHeader,
+        now: Duration,
+        faults: &[ActiveFault],
+        out: &mut Vec<u8>,
+    ) {
+        let deflate = self.deflate;
+        let half = self.half(dir);
+        half.frames += 1;
+        let ctx_index = half.frames;
+        let in_message = half.in_message;
+        let injected = half.injected;
+        half.key = h.mask;
+        half.close = (h.opcode == OpCode::CLOSE).then(Vec::new);
+        match h.opcode {
+            OpCode::Data(Data::Continue) if h.fin => half.in_message = false,
+            OpCode::Data(Data::Text | Data::Binary) => half.in_message = !h.fin,
+            _ => {}
+        }
+        let mut chosen = None;
+        if !injected {
+            let ctx = FrameCtx {
+                dir,
+                header: &h,
+                index: ctx_index,
+                in_message,
+                deflate,
+            };
+            for f in faults.iter().filter(|f| f.spec.dir.matches(dir)) {
+                let t = f.spec.trigger;
+                if t.after.is_some_and(|a| now < a) {
+                    continue;
+                }
+                let rand = self.rng.random::<u64>();
+                let Some(edit) = f.fault.edit_frame(&ctx, rand) else {
+                    continue;
+                };
+                let fire = match (t.nth, t.p) {
+                    (Some(n), _) => ctx_index == n,
+                    (None, Some(p)) => self.rng.random::<f64>() < p,
+                    (None, None) => true,
+                };
+                if fire {
+                    chosen = Some((f.spec.text.clone(), edit));
+                    break;
+                }
+            }
+        }
+        let mut buf = [0u8; MAX_HEADER_LEN];
+        match chosen {
+            Some((fault, edit)) => {
+                // Edits never change the length, so the new header always encodes.
+                let n = encode_header(&edit.header, &mut buf)
+                    .unwrap_or_else(|_| encode_header(&h, &mut buf).unwrap_or(0));
+                out.extend_from_slice(&buf[..n]);
+                let half = self.half(dir);
+                half.injected = true;
+                half.edit = Some((edit.payload, h.mask, 0));
+                self.injections.push(Injection {
+                    fault,
+                    dir,
+                    frame_index: Some(ctx_index),
+                    what: edit.what,
+                    bytes: buf[..n].to_vec(),
+                    expected: edit.expected,
+                    at: now,
+                    watch: dir.reverse(),
+                    observed: None,
+                    verdict: None,
+                    continued: false,
+                });
+            }
+            None => {
+                let n = encode_header(&h, &mut buf).unwrap_or(0);
+                out.extend_from_slice(&buf[..n]);
+            }
+        }
+        if h.opcode.is_control() || matches!(h.opcode, OpCode::Data(_)) {
+            // A data frame from the reacting side after a fault means it carried on.
+            let data = matches!(h.opcode, OpCode::Data(_));
+            for inj in self
+                .injections
+                .iter_mut()
+                .filter(|i| i.watch == dir && i.observed.is_none())
+            {
+                inj.continued |= data;
+            }
+        }
+    }
+
+    fn on_payload(&mut self, dir: Dir, data: &[u8], offset: u64, out: &mut Vec<u8>) {
+        let start = out.len();
+        out.extend_from_slice(data);
+        let half = self.half(dir);
+        let key = half.key;
+        if let Some(close) = half.close.as_mut() {
+            let from = close.len();
+            close.extend_from_slice(&data[..data.len().min(125usize.saturating_sub(from))]);
+            if let Some(k) = key {
+                apply_mask(&mut close[from..], k, offset);
+            }
+        }
+        let Some((edit, orig_key, recorded)) = half.edit.as_mut() else {
+            return;
+        };
+        let written = &mut out[start..];
+        match edit {
+            PayloadEdit::Keep => {}
+            PayloadEdit::Unmask { key } => apply_mask(written, *key, offset),
+            PayloadEdit::Mask { key } => apply_mask(written, *key, offset),
+            PayloadEdit::Set { offset: at, bytes } => {
+                for (i, b) in written.iter_mut().enumerate() {
+                    let pos = offset + i as u64;
+                    if let Some(&v) = pos.checked_sub(*at).and_then(|r| bytes.get(r as usize)) {
+                        let k = orig_key.map_or(0, |k| k[(pos & 3) as usize]);
+                        *b = v ^ k;
+                    }
+                }
+            }
+        }
+        let keep = RECORDED_PAYLOAD
+            .saturating_sub(*recorded)
+            .min(written.len());
+        *recorded += keep;
+        let copy = written[..keep].to_vec();
+        if let Some(inj) = self
+            .injections
+            .iter_mut()
+            .rev()
+            .find(|i| i.dir == dir && i.frame_index.is_some())
+        {
+            inj.bytes.extend_from_slice(&copy);
+        }
+    }
+
+    fn on_end(&mut self, dir: Dir, now: Duration) {
+        let half = self.half(dir);
+        half.edit = None;
+        if let Some(payload) = half.close.take() {
+            let close = match payload.as_slice() {
+                [hi, lo, reason @ ..] => (
+                    Some(u16::from_be_bytes([*hi, *lo])),
+                    String::from_utf8_lossy(reason).into_owned(),
+                ),
+                _ => (None, String::new()),
+            };
+            if half.closed.is_none() {
+                half.closed = Some(close.clone());
+            }
+            for inj in self
+                .injections
+                .iter_mut()
+                .filter(|i| i.watch == dir && i.observed.is_none() && i.at <= now)
+            {
+                let observed = Observed::Close {
+                    code: close.0,
+                    reason: close.1.clone(),
+                };
+                inj.verdict = Some(judge(&inj.expected, inj.frame_index.is_none(), &observed));
+                inj.observed = Some(observed);
+            }
+        }
+    }
+
+    /// The sender in `dir` closed its side (EOF or reset). Bytes held back (an
+    /// incomplete head, or a header cut short) are appended to `out`, so that
+    /// nothing is lost even then.
+    pub fn eof(&mut self, dir: Dir, out: &mut Vec<u8>) {
+        let half = self.half(dir);
+        half.eof = true;
+        match std::mem::replace(&mut half.phase, Phase::Opaque) {
+            Phase::Head(buf) => out.extend_from_slice(&buf),
+            Phase::Frames => out.extend_from_slice(half.parser.pending_header()),
+            Phase::Opaque => {}
+        }
+        for inj in self
+            .injections
+            .iter_mut()
+            .filter(|i| i.watch == dir && i.observed.is_none())
+        {
+            inj.verdict = Some(judge(
+                &inj.expected,
+                inj.frame_index.is_none(),
+                &Observed::TcpClose,
+            ));
+            inj.observed = Some(Observed::TcpClose);
+        }
+    }
+
+    /// Settles injections whose receiver has had `reaction_timeout` to react.
+    pub fn tick(&mut self, now: Duration) {
+        let timeout = self.reaction_timeout;
+        for inj in self
+            .injections
+            .iter_mut()
+            .filter(|i| i.observed.is_none() && now >= i.at + timeout)
+        {
+            let observed = if inj.continued {
+                Observed::Continued
+            } else {
+                Observed::Timeout
+            };
+            inj.verdict = Some(judge(&inj.expected, inj.frame_index.is_none(), &observed));
+            inj.observed = Some(observed);
+        }
+    }
+
+    /// Injections with a verdict, removed from the relay.
+    pub fn take_settled(&mut self) -> Vec<Injection> {
+        let (done, pending): (Vec<_>, Vec<_>) = std::mem::take(&mut self.injections)
+            .into_iter()
+            .partition(|i| i.verdict.is_some());
+        self.injections = pending;
+        done
+    }
+
+    /// Ends the connection: every pending injection is settled as it stands.
+    pub fn finish(&mut self) -> Vec<Injection> {
+        self.tick(Duration::MAX);
+        self.take_settled()
+    }
+
+    /// The earliest time a pending injection times out, for the caller's timer.
+    pub fn next_deadline(&self) -> Option<Duration> {
+        self.injections
+            .iter()
+            .filter(|i| i.observed.is_none())
+            .map(|i| i.at + self.reaction_timeout)
+            .min()
+    }
+
+    /// permessage-deflate agreed, as the client was told.
+    pub fn deflate(&self) -> bool {
+        self.deflate
+    }
+}
+
+/// The verdict for one injection (SPEC.md's rules, as in the checker).
+fn judge(expected: &[CloseCode], handshake: bool, observed: &Observed) -> Verdict {
+    let error_code = |c: u16| matches!(c, 1002 | 1003 | 1007..=1011);
+    match observed {
+        _ if expected.is_empty() => Verdict::Info,
+        Observed::Close { code: Some(c), .. } if expected.iter().any(|e| u16::from(*e) == *c) => {
+            Verdict::Pass
+        }
+        Observed::Close { code: Some(c), .. } if error_code(*c) => Verdict::NonStrict,
+        Observed::Close { code: None, .. } | Observed::TcpClose => Verdict::NonStrict,
+        // A client that treats the extension as optional may carry on.
+        Observed::Continued | Observed::Timeout | Observed::Echo if handshake => Verdict::Info,
+        _ => Verdict::Fail,
+    }
+}

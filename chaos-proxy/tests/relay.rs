@@ -1,0 +1,354 @@
+//! The proxy's sans-IO relay: byte-transparent without faults (any traffic, any
+//! split), each fault makes its one violation and is judged by the receiver's
+//! reaction, and the same seed with the same traffic gives the same decisions.
+
+use std::time::Duration;
+
+use proptest::prelude::*;
+use wschaos::proxy::fault::{Dir, FaultSpec};
+use wschaos::proxy::relay::{ActiveFault, Relay};
+use wschaos::report::{Observed, Verdict};
+use wschaos_codec::encode::Frame;
+use wschaos_codec::handshake::{DeflateParams, RequestBuilder, build_response, generate_key};
+use wschaos_codec::stream::classify;
+use wschaos_codec::{Role, ValidatorConfig, Violation};
+
+const KEY: [u8; 4] = [9, 8, 7, 6];
+
+fn request(deflate: bool) -> Vec<u8> {
+    let mut b = RequestBuilder::new("127.0.0.1:9", "/", generate_key([1; 16]));
+    if deflate {
+        b = b.extension(DeflateParams::default().to_offer());
+    }
+    b.build()
+}
+
+fn response(deflate: bool) -> Vec<u8> {
+    let ext = if deflate {
+        vec![DeflateParams::default().to_offer()]
+    } else {
+        vec![]
+    };
+    build_response(&generate_key([1; 16]), None, &ext)
+}
+
+fn faults(specs: &[&str]) -> Vec<ActiveFault> {
+    specs
+        .iter()
+        .map(|s| ActiveFault::new(FaultSpec::parse(s).unwrap()).unwrap())
+        .collect()
+}
+
+/// Feeds `chunks` (direction, bytes) through a relay; returns what it forwarded
+/// per direction.
+fn run(relay: &mut Relay, faults: &[ActiveFault], chunks: &[(Dir, Vec<u8>)]) -> (Vec<u8>, Vec<u8>) {
+    let (mut c2s, mut s2c) = (Vec::new(), Vec::new());
+    for (i, (dir, bytes)) in chunks.iter().enumerate() {
+        let out = if *dir == Dir::C2s { &mut c2s } else { &mut s2c };
+        relay.feed(*dir, bytes, Duration::from_millis(i as u64), faults, out);
+    }
+    (c2s, s2c)
+}
+
+fn frames_c2s() -> Vec<u8> {
+    [
+        Frame::text("hello"),
+        Frame::ping(b"p"),
+        Frame::binary(&[1, 2, 3]),
+        Frame::close(1000, b"bye"),
+    ]
+    .into_iter()
+    .flat_map(|f| f.masked(KEY).encode().unwrap())
+    .collect()
+}
+
+fn frames_s2c() -> Vec<u8> {
+    [
+        Frame::text("hello"),
+        Frame::pong(b"p"),
+        Frame::binary(&[1, 2, 3]),
+        Frame::close(1000, b"bye"),
+    ]
+    .into_iter()
+    .flat_map(|f| f.encode().unwrap())
+    .collect()
+}
+
+fn split(bytes: &[u8], cuts: &[usize]) -> Vec<Vec<u8>> {
+    let mut points: Vec<usize> = cuts.iter().map(|c| c % (bytes.len() + 1)).collect();
+    points.extend([0, bytes.len()]);
+    points.sort_unstable();
+    points
+        .windows(2)
+        .map(|w| bytes[w[0]..w[1]].to_vec())
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Without faults every byte goes through unchanged and in order, whether the
+    /// traffic is a real session, garbage after the handshake, or not HTTP at all.
+    #[test]
+    fn transparent_without_faults(garbage in proptest::collection::vec(any::<u8>(), 0..300),
+                                  cuts_a in proptest::collection::vec(any::<usize>(), 0..12),
+                                  cuts_b in proptest::collection::vec(any::<usize>(), 0..12),
+                                  mode in 0u8..3, deflate in any::<bool>()) {
+        let (mut c2s, mut s2c) = match mode {
+            0 => ([request(deflate), frames_c2s()].concat(), [response(deflate), frames_s2c()].concat()),
+            1 => ([request(deflate), garbage.clone()].concat(), [response(deflate), garbage.clone()].concat()),
+            _ => (garbage.clone(), garbage.iter().rev().copied().collect()),
+        };
+        c2s.extend_from_slice(&garbage);
+        s2c.extend_from_slice(&garbage);
+        let a = split(&c2s, &cuts_a);
+        let b = split(&s2c, &cuts_b);
+        let mut chunks = Vec::new();
+        for i in 0..a.len().max(b.len()) {
+            if let Some(x) = a.get(i) { chunks.push((Dir::C2s, x.clone())); }
+            if let Some(x) = b.get(i) { chunks.push((Dir::S2c, x.clone())); }
+        }
+        let mut relay = Relay::new(1, 1, Duration::from_secs(1));
+        let (mut out_c2s, mut out_s2c) = run(&mut relay, &[], &chunks);
+        relay.eof(Dir::C2s, &mut out_c2s);
+        relay.eof(Dir::S2c, &mut out_s2c);
+        prop_assert_eq!(out_c2s, c2s);
+        prop_assert_eq!(out_s2c, s2c);
+        prop_assert!(relay.finish().is_empty());
+    }
+}
+
+#[test]
+fn flip_mask_c2s_makes_one_violation_and_the_servers_1002_passes() {
+    let f = faults(&["flip-mask@c2s"]);
+    let mut relay = Relay::new(5, 1, Duration::from_secs(2));
+    let (c2s, _) = run(
+        &mut relay,
+        &f,
+        &[
+            (Dir::C2s, request(false)),
+            (Dir::S2c, response(false)),
+            (Dir::C2s, frames_c2s()),
+        ],
+    );
+    let after_head = &c2s[request(false).len()..];
+    let outcome = classify(ValidatorConfig::new(Role::Server), after_head);
+    assert_eq!(
+        outcome.violation.map(|(i, v)| (i, v)),
+        Some((0, Violation::UnmaskedClientFrame))
+    );
+    // The payload was unmasked with the key that was removed: plaintext survives.
+    assert_eq!(&after_head[2..7], b"hello");
+    // Only one frame was touched.
+    assert_eq!(&after_head[7..], &frames_c2s()[11..]);
+    assert!(
+        relay.take_settled().is_empty(),
+        "no verdict before the reaction"
+    );
+    let close = Frame::close(1002, b"masking").encode().unwrap();
+    relay.feed(
+        Dir::S2c,
+        &close,
+        Duration::from_millis(50),
+        &f,
+        &mut Vec::new(),
+    );
+    let done = relay.take_settled();
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0].frame_index, Some(1));
+    assert_eq!(done[0].verdict, Some(Verdict::Pass));
+    assert_eq!(
+        done[0].observed,
+        Some(Observed::Close {
+            code: Some(1002),
+            reason: "masking".into()
+        })
+    );
+}
+
+#[test]
+fn flip_mask_s2c_masks_a_server_frame_and_tcp_close_is_non_strict() {
+    let f = faults(&["flip-mask@s2c"]);
+    let mut relay = Relay::new(5, 1, Duration::from_secs(2));
+    let (_, s2c) = run(
+        &mut relay,
+        &f,
+        &[
+            (Dir::C2s, request(false)),
+            (Dir::S2c, response(false)),
+            (Dir::S2c, frames_s2c()),
+        ],
+    );
+    let outcome = classify(
+        ValidatorConfig::new(Role::Client),
+        &s2c[response(false).len()..],
+    );
+    assert_eq!(
+        outcome.violation.map(|(_, v)| v),
+        Some(Violation::MaskedServerFrame)
+    );
+    relay.eof(Dir::C2s, &mut Vec::new());
+    let done = relay.take_settled();
+    assert_eq!(done[0].verdict, Some(Verdict::NonStrict));
+    assert_eq!(done[0].observed, Some(Observed::TcpClose));
+}
+
+#[test]
+fn each_frame_fault_is_the_violation_it_names() {
+    for (spec, violation) in [
+        ("set-rsv@c2s:bit=2", Violation::ReservedBit { bit: 2 }),
+        ("set-rsv@c2s:bit=1", Violation::ReservedBit { bit: 1 }),
+        ("reserved-opcode@c2s", Violation::ReservedOpcode(3)),
+        ("fragment-control@c2s", Violation::FragmentedControl),
+        (
+            "bad-close-code@c2s:code=1006",
+            Violation::InvalidCloseCode(1006),
+        ),
+    ] {
+        let f = faults(&[spec]);
+        let mut relay = Relay::new(0, 0, Duration::from_secs(2));
+        let (c2s, _) = run(
+            &mut relay,
+            &f,
+            &[
+                (Dir::C2s, request(false)),
+                (Dir::S2c, response(false)),
+                (Dir::C2s, frames_c2s()),
+            ],
+        );
+        let outcome = classify(
+            ValidatorConfig::new(Role::Server),
+            &c2s[request(false).len()..],
+        );
+        let got = outcome.violation.map(|(_, v)| v);
+        match (&violation, &got) {
+            (Violation::ReservedOpcode(_), Some(Violation::ReservedOpcode(_))) => {}
+            _ => assert_eq!(got, Some(violation.clone()), "{spec}"),
+        }
+    }
+    // Non-minimal length is not a violation: reported as info.
+    let f = faults(&["non-minimal-length@c2s"]);
+    let mut relay = Relay::new(0, 0, Duration::from_secs(2));
+    let (c2s, _) = run(
+        &mut relay,
+        &f,
+        &[
+            (Dir::C2s, request(false)),
+            (Dir::S2c, response(false)),
+            (Dir::C2s, frames_c2s()),
+        ],
+    );
+    let outcome = classify(
+        ValidatorConfig::new(Role::Server),
+        &c2s[request(false).len()..],
+    );
+    assert!(outcome.violation.is_none() && outcome.notices.len() == 1);
+    let done = relay.finish();
+    assert_eq!(done[0].verdict, Some(Verdict::Info));
+}
+
+#[test]
+fn set_rsv1_respects_negotiated_deflate() {
+    let f = faults(&["set-rsv@c2s:bit=1"]);
+    let mut relay = Relay::new(0, 0, Duration::from_secs(2));
+    let (c2s, _) = run(
+        &mut relay,
+        &f,
+        &[
+            (Dir::C2s, request(true)),
+            (Dir::S2c, response(true)),
+            (Dir::C2s, frames_c2s()),
+        ],
+    );
+    assert!(relay.deflate());
+    // RSV1 on the first text frame would be legal compression; the ping gets it.
+    let done = relay.finish();
+    assert_eq!(done[0].frame_index, Some(2));
+    let config = ValidatorConfig::new(Role::Server).with_deflate(Default::default());
+    let outcome = classify(config, &c2s[request(true).len()..]);
+    assert_eq!(
+        outcome.violation.map(|(_, v)| v),
+        Some(Violation::Rsv1OnControl)
+    );
+}
+
+#[test]
+fn strip_extensions_s2c_edits_only_that_header() {
+    let f = faults(&["strip-extensions@s2c"]);
+    let mut relay = Relay::new(0, 0, Duration::from_secs(2));
+    let (_, s2c) = run(
+        &mut relay,
+        &f,
+        &[(Dir::C2s, request(true)), (Dir::S2c, response(true))],
+    );
+    let text = String::from_utf8(s2c).unwrap();
+    assert!(
+        !text
+            .to_ascii_lowercase()
+            .contains("sec-websocket-extensions"),
+        "{text}"
+    );
+    assert_eq!(text, String::from_utf8(response(false)).unwrap());
+    assert!(!relay.deflate(), "the client was told nothing was agreed");
+    // A client that required deflate answers 1010: pass.
+    let close = Frame::close(1010, b"permessage-deflate")
+        .masked(KEY)
+        .encode()
+        .unwrap();
+    relay.feed(
+        Dir::C2s,
+        &close,
+        Duration::from_millis(5),
+        &f,
+        &mut Vec::new(),
+    );
+    let done = relay.take_settled();
+    assert_eq!(done[0].verdict, Some(Verdict::Pass));
+    assert_eq!(done[0].frame_index, None);
+}
+
+#[test]
+fn same_seed_same_traffic_same_faults() {
+    let traffic: Vec<(Dir, Vec<u8>)> = std::iter::once((Dir::C2s, request(false)))
+        .chain(std::iter::once((Dir::S2c, response(false))))
+        .chain((0..40).map(|i| {
+            (
+                Dir::C2s,
+                Frame::text(&format!("m{i}")).masked(KEY).encode().unwrap(),
+            )
+        }))
+        .collect();
+    let f = faults(&["set-rsv@c2s:bit=3,p=0.1"]);
+    let pick = |seed: u64| {
+        let mut relay = Relay::new(seed, 7, Duration::from_secs(2));
+        run(&mut relay, &f, &traffic);
+        relay
+            .finish()
+            .into_iter()
+            .map(|i| i.frame_index)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(pick(11), pick(11));
+    let picks: std::collections::HashSet<_> = (0..20).map(pick).collect();
+    assert!(picks.len() > 1, "the seed changes the decisions");
+}
+
+#[test]
+fn refused_upgrade_is_relayed_opaquely() {
+    let f = faults(&["flip-mask"]);
+    let mut relay = Relay::new(0, 0, Duration::from_secs(2));
+    let refused = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 5\r\n\r\n\x81\x05hello".to_vec();
+    let later = frames_c2s();
+    let (c2s, s2c) = run(
+        &mut relay,
+        &f,
+        &[
+            (Dir::C2s, request(false)),
+            (Dir::S2c, refused.clone()),
+            (Dir::C2s, later.clone()),
+        ],
+    );
+    assert_eq!(s2c, refused);
+    assert_eq!(c2s, [request(false), later].concat());
+    assert!(relay.finish().is_empty());
+}
