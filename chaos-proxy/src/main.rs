@@ -131,6 +131,27 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Relay between a real client and server, injecting seeded faults and
+    /// recording how the receiving endpoint reacts.
+    Proxy {
+        /// HOST:PORT to accept clients on.
+        #[arg(long)]
+        listen: String,
+        /// HOST:PORT of the real server.
+        #[arg(long)]
+        upstream: String,
+        /// NAME[@c2s|s2c|both][:key=value,...] (repeatable); none: transparent.
+        #[arg(long = "fault")]
+        faults: Vec<String>,
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Write one JSON line per injected fault here.
+        #[arg(long)]
+        report: Option<PathBuf>,
+        /// Time the receiver of a fault has to react.
+        #[arg(long, default_value_t = 2000)]
+        reaction_timeout_ms: u64,
+    },
     /// Print the case catalogue with the expected reactions.
     Cases {
         #[arg(long, value_enum, default_value = "text")]
@@ -347,6 +368,14 @@ async fn run(command: Command) -> anyhow::Result<u8> {
             }
             Ok(u8::from(failed))
         }
+        Command::Proxy {
+            listen,
+            upstream,
+            faults,
+            seed,
+            report,
+            reaction_timeout_ms,
+        } => run_proxy(listen, upstream, faults, seed, report, reaction_timeout_ms).await,
         Command::Cases {
             format,
             side,
@@ -381,4 +410,67 @@ async fn run(command: Command) -> anyhow::Result<u8> {
             Ok(0)
         }
     }
+}
+
+async fn run_proxy(
+    listen: String,
+    upstream: String,
+    faults: Vec<String>,
+    seed: Option<u64>,
+    report: Option<PathBuf>,
+    reaction_timeout_ms: u64,
+) -> anyhow::Result<u8> {
+    use wschaos::proxy::fault::FaultSpec;
+    use wschaos::proxy::relay::ActiveFault;
+    use wschaos::proxy::server::{ProxyConfig, describe, report_writer, run};
+
+    let active = faults
+        .iter()
+        .map(|f| FaultSpec::parse(f).and_then(ActiveFault::new))
+        .collect::<Result<Vec<_>, _>>()?;
+    let addr: std::net::SocketAddr = listen.parse().map_err(|_| {
+        anyhow::anyhow!("bad listen address {listen:?}: expected HOST:PORT, e.g. 127.0.0.1:9002")
+    })?;
+    if !upstream.contains(':') {
+        bail!("bad upstream {upstream:?}: expected HOST:PORT");
+    }
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    let seed = seed_or_random(seed);
+    let cfg = ProxyConfig {
+        upstream,
+        seed,
+        faults: std::sync::Arc::new(active),
+        reaction_timeout: Duration::from_millis(reaction_timeout_ms),
+        connect_timeout: Duration::from_secs(5),
+    };
+    eprintln!("{}", describe(listener.local_addr()?, &cfg));
+    // Open the report before serving, so a bad path fails at once.
+    if let Some(path) = &report {
+        std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    let (tx, rx) = tokio::sync::mpsc::channel(1024);
+    let writer = tokio::spawn(report_writer(report.clone(), rx));
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        eprintln!("shutting down: settling open connections and flushing the report");
+        let _ = stop_tx.send(true);
+    });
+    let totals = run(listener, cfg, tx, stop_rx).await;
+    writer
+        .await
+        .context("report writer")?
+        .context("writing the report")?;
+    eprintln!(
+        "{} connections, {} faults injected: {} pass, {} non-strict, {} fail, {} info",
+        totals.connections,
+        totals.injections,
+        totals.pass,
+        totals.non_strict,
+        totals.fail,
+        totals.info
+    );
+    Ok(u8::from(totals.fail > 0))
 }

@@ -209,3 +209,33 @@ fn cases_lists_the_catalogue() {
         .collect();
     assert!(ids.contains(&"extension.stripped") && ids.contains(&"mask.masked-text"));
 }
+
+#[test]
+fn proxy_rejects_bad_specs_and_addresses_with_exit_2() {
+    for (args, needle) in [
+        (vec!["--fault", "flip-mask@sideways"], "direction"),
+        (vec!["--fault", "teleport"], "unknown fault"),
+        (vec!["--fault", "set-rsv:bit=9"], "bit=9"),
+    ] {
+        let mut all = vec![
+            "proxy",
+            "--listen",
+            "127.0.0.1:0",
+            "--upstream",
+            "127.0.0.1:1",
+        ];
+        all.extend(args);
+        let out = wschaos(&all);
+        assert_eq!(out.status.code(), Some(2));
+        let err = one_line_error(&out);
+        assert!(err.contains(needle), "{err}");
+    }
+    let out = wschaos(&["proxy", "--listen", "nowhere", "--upstream", "127.0.0.1:1"]);
+    assert_eq!(out.status.code(), Some(2));
+    one_line_error(&out);
+    let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = held.local_addr().unwrap().to_string();
+    let out = wschaos(&["proxy", "--listen", &addr, "--upstream", "127.0.0.1:1"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(one_line_error(&out).contains("cannot listen"));
+}

@@ -187,3 +187,99 @@ async fn websockets_client_verdicts() {
     wrong.sort();
     assert!(wrong.is_empty(), "{wrong:#?}");
 }
+
+/// Runs the Python round-trip client against `url`; returns (exit ok, its line).
+fn roundtrip(url: &str, count: u32) -> (bool, String) {
+    let out = Command::new("python3")
+        .arg(script("ws_roundtrip.py"))
+        .args(["--url", url, "--count", &count.to_string()])
+        .output()
+        .expect("run python client");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).trim().to_owned(),
+    )
+}
+
+async fn start_proxy(
+    upstream: &str,
+    faults: &[&str],
+) -> (
+    std::net::SocketAddr,
+    tokio::sync::watch::Sender<bool>,
+    tokio::task::JoinHandle<wschaos::proxy::server::Totals>,
+    tokio::sync::mpsc::Receiver<wschaos::proxy::server::ReportLine>,
+) {
+    use wschaos::proxy::fault::FaultSpec;
+    use wschaos::proxy::relay::ActiveFault;
+    use wschaos::proxy::server::{ProxyConfig, run};
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let cfg = ProxyConfig {
+        upstream: upstream.to_owned(),
+        seed: 1,
+        faults: std::sync::Arc::new(
+            faults
+                .iter()
+                .map(|f| ActiveFault::new(FaultSpec::parse(f).unwrap()).unwrap())
+                .collect(),
+        ),
+        reaction_timeout: Duration::from_secs(2),
+        connect_timeout: Duration::from_secs(2),
+    };
+    let (tx, rx) = tokio::sync::mpsc::channel(64);
+    let (stop, stop_rx) = tokio::sync::watch::channel(false);
+    (
+        addr,
+        stop,
+        tokio::spawn(run(listener, cfg, tx, stop_rx)),
+        rx,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websockets_peers_through_the_proxy() {
+    if !python_ready() {
+        return;
+    }
+    let (_server, url) = spawn_server();
+    let upstream = url
+        .trim_start_matches("ws://")
+        .trim_end_matches('/')
+        .to_owned();
+
+    // No faults: compressed random messages, some large, come back unchanged.
+    let (addr, stop, task, _rx) = start_proxy(&upstream, &[]).await;
+    let (ok, line) = tokio::task::spawn_blocking(move || roundtrip(&format!("ws://{addr}/"), 40))
+        .await
+        .unwrap();
+    assert!(ok, "{line}");
+    let _ = stop.send(true);
+    assert_eq!(task.await.unwrap().injections, 0);
+
+    // The 101 loses permessage-deflate while the server compresses: the client
+    // must fail the connection with 1002 (or 1010), and the report says pass.
+    let (addr, stop, task, mut rx) = start_proxy(&upstream, &["strip-extensions@s2c"]).await;
+    let (ok, line) = tokio::task::spawn_blocking(move || roundtrip(&format!("ws://{addr}/"), 5))
+        .await
+        .unwrap();
+    assert!(!ok, "the client carried on: {line}");
+    let report = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(report.frame_index, None);
+    assert_eq!(report.verdict, Some(Verdict::Pass), "{report:?} ({line})");
+    assert!(
+        matches!(
+            report.observed,
+            Some(wschaos::report::Observed::Close {
+                code: Some(1002),
+                ..
+            })
+        ),
+        "{report:?}"
+    );
+    let _ = stop.send(true);
+    let _ = task.await;
+}

@@ -4,3 +4,4 @@
 pub mod fault;
 pub mod fuzz;
 pub mod relay;
+pub mod server;

@@ -436,13 +436,8 @@ impl Relay {
     /// incomplete head, or a header cut short) are appended to `out`, so that
     /// nothing is lost even then.
     pub fn eof(&mut self, dir: Dir, out: &mut Vec<u8>) {
-        let half = self.half(dir);
-        half.eof = true;
-        match std::mem::replace(&mut half.phase, Phase::Opaque) {
-            Phase::Head(buf) => out.extend_from_slice(&buf),
-            Phase::Frames => out.extend_from_slice(half.parser.pending_header()),
-            Phase::Opaque => {}
-        }
+        self.flush_held(dir, out);
+        self.half(dir).eof = true;
         for inj in self
             .injections
             .iter_mut()
@@ -454,6 +449,18 @@ impl Relay {
                 &Observed::TcpClose,
             ));
             inj.observed = Some(Observed::TcpClose);
+        }
+    }
+
+    /// Appends the bytes held back in `dir` (an incomplete head or header) to `out`
+    /// and relays the rest of that direction untouched: for a stream that ends
+    /// without its peer having closed (shutdown).
+    pub fn flush_held(&mut self, dir: Dir, out: &mut Vec<u8>) {
+        let half = self.half(dir);
+        match std::mem::replace(&mut half.phase, Phase::Opaque) {
+            Phase::Head(buf) => out.extend_from_slice(&buf),
+            Phase::Frames => out.extend_from_slice(half.parser.pending_header()),
+            Phase::Opaque => {}
         }
     }
 

@@ -1,0 +1,334 @@
+//! The proxy's tokio edges (the mini-redis shape): a listener that accepts and
+//! spawns one handler per connection, each relaying both directions through its
+//! sans-IO `Relay` with natural backpressure (one task per direction), a timer for
+//! reaction timeouts, a single writer for the JSONL report, and a shutdown signal
+//! that settles every open connection and flushes the report.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tracing::{Instrument, debug, info, info_span, warn};
+use wschaos_codec::handshake::{MAX_HANDSHAKE_BYTES, parse_request};
+
+use crate::proxy::fault::Dir;
+use crate::proxy::relay::{ActiveFault, Injection, Relay};
+use crate::report::{Observed, Verdict};
+
+/// Per-direction read size: a frame of any size streams through in pieces this big.
+const CHUNK: usize = 16 * 1024;
+/// Connections relayed at once; more wait in the accept queue.
+pub const MAX_CONNECTIONS: usize = 4096;
+
+#[derive(Debug, Clone)]
+pub struct ProxyConfig {
+    pub upstream: String,
+    pub seed: u64,
+    pub faults: Arc<Vec<ActiveFault>>,
+    pub reaction_timeout: Duration,
+    pub connect_timeout: Duration,
+}
+
+/// One JSON line of the `--report` file.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ReportLine {
+    pub conn: u64,
+    pub seed: u64,
+    pub fault: String,
+    pub dir: Dir,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frame_index: Option<u64>,
+    pub what: String,
+    pub bytes_hex: String,
+    pub expected: Vec<u16>,
+    pub observed: Option<Observed>,
+    pub verdict: Option<Verdict>,
+    pub at_ms: u64,
+}
+
+impl ReportLine {
+    fn new(conn: u64, seed: u64, i: Injection) -> ReportLine {
+        ReportLine {
+            conn,
+            seed,
+            fault: i.fault,
+            dir: i.dir,
+            frame_index: i.frame_index,
+            what: i.what,
+            bytes_hex: i.bytes.iter().map(|b| format!("{b:02x}")).collect(),
+            expected: i.expected.iter().map(|&c| u16::from(c)).collect(),
+            observed: i.observed,
+            verdict: i.verdict,
+            at_ms: i.at.as_millis() as u64,
+        }
+    }
+}
+
+/// Totals over a proxy run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Totals {
+    pub connections: u64,
+    pub injections: u64,
+    pub pass: u64,
+    pub non_strict: u64,
+    pub fail: u64,
+    pub info: u64,
+}
+
+/// Runs the proxy on `listener` until `shutdown` turns true; report lines go to
+/// `report` as they settle. Returns the totals.
+pub async fn run(
+    listener: TcpListener,
+    cfg: ProxyConfig,
+    report: mpsc::Sender<ReportLine>,
+    mut shutdown: watch::Receiver<bool>,
+) -> Totals {
+    let cfg = Arc::new(cfg);
+    let totals = Arc::new(Mutex::new(Totals::default()));
+    let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let ids = AtomicU64::new(0);
+    let mut handlers = JoinSet::new();
+    loop {
+        let permit = tokio::select! {
+            _ = shutdown.changed() => break,
+            p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+        };
+        let (client, peer) = tokio::select! {
+            _ = shutdown.changed() => break,
+            a = listener.accept() => match a {
+                Ok(a) => a,
+                Err(e) => {
+                    warn!("accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let conn = ids.fetch_add(1, Ordering::Relaxed) + 1;
+        let (cfg, report, totals, shutdown) = (
+            cfg.clone(),
+            report.clone(),
+            totals.clone(),
+            shutdown.clone(),
+        );
+        handlers.spawn(
+            async move {
+                let _permit = permit;
+                handle(conn, client, &cfg, &report, &totals, shutdown).await;
+            }
+            .instrument(info_span!("conn", id = conn, %peer)),
+        );
+        // Reap finished handlers so the set stays as small as the live connections.
+        while handlers.try_join_next().is_some() {}
+    }
+    while handlers.join_next().await.is_some() {}
+    *totals.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+async fn handle(
+    conn: u64,
+    mut client: TcpStream,
+    cfg: &ProxyConfig,
+    report: &mpsc::Sender<ReportLine>,
+    totals: &Mutex<Totals>,
+    shutdown: watch::Receiver<bool>,
+) {
+    let _ = client.set_nodelay(true);
+    if let Ok(mut t) = totals.lock() {
+        t.connections += 1;
+    }
+    let upstream =
+        match tokio::time::timeout(cfg.connect_timeout, TcpStream::connect(&cfg.upstream)).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => return refuse(&mut client, &cfg.upstream, &e.to_string()).await,
+            Err(_) => return refuse(&mut client, &cfg.upstream, "connect timed out").await,
+        };
+    let _ = upstream.set_nodelay(true);
+    let started = Instant::now();
+    let relay = Arc::new(Mutex::new(Relay::new(cfg.seed, conn, cfg.reaction_timeout)));
+    let (client_rd, client_wr) = client.into_split();
+    let (up_rd, up_wr) = upstream.into_split();
+    let settle = |relay: &Mutex<Relay>, finish: bool| -> Vec<Injection> {
+        let mut r = relay.lock().unwrap_or_else(|e| e.into_inner());
+        if finish { r.finish() } else { r.take_settled() }
+    };
+    let c2s = pump(
+        Dir::C2s,
+        client_rd,
+        up_wr,
+        relay.clone(),
+        cfg.faults.clone(),
+        started,
+        shutdown.clone(),
+    );
+    let s2c = pump(
+        Dir::S2c,
+        up_rd,
+        client_wr,
+        relay.clone(),
+        cfg.faults.clone(),
+        started,
+        shutdown.clone(),
+    );
+    let timer = async {
+        loop {
+            let next = relay
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .next_deadline();
+            let wait = next.map_or(Duration::from_millis(200), |d| {
+                d.saturating_sub(started.elapsed())
+            });
+            tokio::time::sleep(wait.max(Duration::from_millis(1))).await;
+            relay
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .tick(started.elapsed());
+            for i in settle(&relay, false) {
+                emit(conn, cfg.seed, i, report, totals).await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = async { tokio::join!(c2s, s2c) } => {}
+        _ = timer => {}
+    }
+    for i in settle(&relay, true) {
+        emit(conn, cfg.seed, i, report, totals).await;
+    }
+    debug!("connection closed");
+}
+
+/// Relays one direction until EOF, error or shutdown, then half-closes the other
+/// side so the peer sees the end too.
+async fn pump(
+    dir: Dir,
+    mut from: OwnedReadHalf,
+    mut to: OwnedWriteHalf,
+    relay: Arc<Mutex<Relay>>,
+    faults: Arc<Vec<ActiveFault>>,
+    started: Instant,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut buf = vec![0u8; CHUNK];
+    let mut out = Vec::with_capacity(CHUNK + MAX_HANDSHAKE_BYTES);
+    loop {
+        // `None`: shutdown, not the peer closing.
+        let n = tokio::select! {
+            _ = shutdown.changed() => None,
+            r = from.read(&mut buf) => Some(r.unwrap_or(0)),
+        };
+        out.clear();
+        {
+            let mut r = relay.lock().unwrap_or_else(|e| e.into_inner());
+            match n {
+                None => r.flush_held(dir, &mut out),
+                Some(0) => r.eof(dir, &mut out),
+                Some(n) => r.feed(dir, &buf[..n], started.elapsed(), &faults, &mut out),
+            }
+        }
+        let n = n.unwrap_or(0);
+        if !out.is_empty() && to.write_all(&out).await.is_err() {
+            break;
+        }
+        if n == 0 {
+            break;
+        }
+        // A large handshake buffer is not kept once it has been forwarded.
+        if out.capacity() > 4 * (CHUNK + MAX_HANDSHAKE_BYTES) {
+            out = Vec::with_capacity(CHUNK + MAX_HANDSHAKE_BYTES);
+        }
+    }
+    let _ = to.shutdown().await;
+}
+
+async fn emit(
+    conn: u64,
+    seed: u64,
+    i: Injection,
+    report: &mpsc::Sender<ReportLine>,
+    totals: &Mutex<Totals>,
+) {
+    if let Ok(mut t) = totals.lock() {
+        t.injections += 1;
+        match i.verdict {
+            Some(Verdict::Pass) => t.pass += 1,
+            Some(Verdict::NonStrict) => t.non_strict += 1,
+            Some(Verdict::Fail) => t.fail += 1,
+            Some(Verdict::Info) | None => t.info += 1,
+        }
+    }
+    info!(fault = %i.fault, dir = i.dir.as_str(), verdict = ?i.verdict, "fault settled");
+    let _ = report.send(ReportLine::new(conn, seed, i)).await;
+}
+
+/// Upstream unreachable: the client gets a clean 502 on its handshake.
+async fn refuse(client: &mut TcpStream, upstream: &str, why: &str) {
+    warn!("cannot connect to upstream {upstream}: {why}");
+    // Read the request first (bounded) so the client sees an answer, not a reset.
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+        while !matches!(parse_request(&buf), Ok(Some(_)) | Err(_))
+            && buf.len() <= MAX_HANDSHAKE_BYTES
+        {
+            match client.read(&mut chunk).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+    })
+    .await;
+    let body = format!("wschaos proxy: upstream {upstream} unreachable: {why}\n");
+    let resp = format!(
+        "HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = client.write_all(resp.as_bytes()).await;
+    let _ = client.shutdown().await;
+}
+
+/// Writes report lines to `path` as JSON lines until every sender is gone.
+pub async fn report_writer(
+    path: Option<std::path::PathBuf>,
+    mut rx: mpsc::Receiver<ReportLine>,
+) -> std::io::Result<()> {
+    let mut file = match &path {
+        Some(p) => Some(tokio::fs::File::create(p).await?),
+        None => None,
+    };
+    while let Some(line) = rx.recv().await {
+        if let Some(f) = file.as_mut() {
+            let mut s = serde_json::to_string(&line).map_err(std::io::Error::other)?;
+            s.push('\n');
+            f.write_all(s.as_bytes()).await?;
+        }
+    }
+    if let Some(f) = file.as_mut() {
+        f.flush().await?;
+    }
+    Ok(())
+}
+
+/// The address a listener is on, for the banner.
+pub fn describe(listen: SocketAddr, cfg: &ProxyConfig) -> String {
+    let faults: Vec<&str> = cfg.faults.iter().map(|f| f.spec.text.as_str()).collect();
+    format!(
+        "wschaos proxy listening on {listen}, upstream {}, seed {}, faults: {}",
+        cfg.upstream,
+        cfg.seed,
+        if faults.is_empty() {
+            "none (transparent)".to_owned()
+        } else {
+            faults.join(" ")
+        }
+    )
+}

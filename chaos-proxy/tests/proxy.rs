@@ -1,0 +1,320 @@
+//! The proxy between real peers on 127.0.0.1 (ephemeral ports): transparent
+//! without faults (random messages, one of them large enough to stream), each
+//! fault judged by the real receiver's reaction, a broken receiver recorded as
+//! `fail`, a clean 502 when the upstream is down, the same report for the same
+//! seed and traffic, and 1,000 concurrent connections.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::Message;
+use wschaos::proxy::fault::{Dir, FaultSpec};
+use wschaos::proxy::relay::ActiveFault;
+use wschaos::proxy::server::{ProxyConfig, ReportLine, Totals, run};
+use wschaos::report::{Observed, Verdict};
+use wschaos_targets::{ClientOptions, ServerFlaw, run_echo_client_once, spawn_echo_server};
+
+struct Proxy {
+    addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<Totals>,
+    lines: mpsc::Receiver<ReportLine>,
+}
+
+impl Proxy {
+    async fn start(upstream: SocketAddr, faults: &[&str], seed: u64, reaction_ms: u64) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let faults = faults
+            .iter()
+            .map(|f| ActiveFault::new(FaultSpec::parse(f).unwrap()).unwrap())
+            .collect();
+        let cfg = ProxyConfig {
+            upstream: upstream.to_string(),
+            seed,
+            faults: std::sync::Arc::new(faults),
+            reaction_timeout: Duration::from_millis(reaction_ms),
+            connect_timeout: Duration::from_secs(2),
+        };
+        let (tx, lines) = mpsc::channel(4096);
+        let (stop, stop_rx) = watch::channel(false);
+        let task = tokio::spawn(run(listener, cfg, tx, stop_rx));
+        Proxy {
+            addr,
+            stop,
+            task,
+            lines,
+        }
+    }
+
+    /// Stops the proxy and returns every report line and the totals.
+    async fn stop(mut self) -> (Vec<ReportLine>, Totals) {
+        let _ = self.stop.send(true);
+        let totals = tokio::time::timeout(Duration::from_secs(10), self.task)
+            .await
+            .unwrap()
+            .unwrap();
+        let mut lines = Vec::new();
+        while let Ok(l) = self.lines.try_recv() {
+            lines.push(l);
+        }
+        (lines, totals)
+    }
+
+    /// Waits until `n` report lines have arrived.
+    async fn lines(&mut self, n: usize) -> Vec<ReportLine> {
+        let mut got = Vec::new();
+        while got.len() < n {
+            match tokio::time::timeout(Duration::from_secs(10), self.lines.recv()).await {
+                Ok(Some(l)) => got.push(l),
+                _ => panic!("only {} of {n} report lines", got.len()),
+            }
+        }
+        got
+    }
+}
+
+fn message(i: usize) -> Message {
+    // Sizes cross every length form; one message is large enough to stream.
+    let size = [0, 1, 125, 126, 1000, 65535, 65536, 300_000][i % 8] + i;
+    let body: Vec<u8> = (0..size).map(|j| (j * 31 + i) as u8).collect();
+    if i % 2 == 0 {
+        Message::binary(body)
+    } else {
+        Message::text(String::from_utf8_lossy(&body).into_owned())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transparent_between_real_peers() {
+    let server = spawn_echo_server("127.0.0.1:0", ServerFlaw::None)
+        .await
+        .unwrap();
+    let proxy = Proxy::start(server.addr, &[], 1, 500).await;
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/", proxy.addr))
+        .await
+        .unwrap();
+    for i in 0..40 {
+        let m = message(i);
+        ws.send(m.clone()).await.unwrap();
+        let echoed = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!(echoed, m, "message {i}");
+    }
+    ws.close(None).await.unwrap();
+    let (lines, totals) = proxy.stop().await;
+    assert!(lines.is_empty());
+    assert_eq!(totals.injections, 0);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flip_mask_c2s_records_the_servers_1002_as_pass() {
+    let server = spawn_echo_server("127.0.0.1:0", ServerFlaw::None)
+        .await
+        .unwrap();
+    let mut proxy = Proxy::start(server.addr, &["flip-mask@c2s"], 3, 2000).await;
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/", proxy.addr))
+        .await
+        .unwrap();
+    ws.send(Message::text("hello")).await.unwrap();
+    let lines = proxy.lines(1).await;
+    assert_eq!(lines[0].dir, Dir::C2s);
+    assert_eq!(lines[0].frame_index, Some(1));
+    assert_eq!(lines[0].verdict, Some(Verdict::Pass), "{:?}", lines[0]);
+    assert!(matches!(
+        lines[0].observed,
+        Some(Observed::Close {
+            code: Some(1002),
+            ..
+        })
+    ));
+    // The exact bytes sent: an unmasked text header and the plaintext.
+    assert!(lines[0].bytes_hex.starts_with("8105") && lines[0].bytes_hex.ends_with(&hex(b"hello")));
+    proxy.stop().await;
+    server.shutdown().await;
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broken_receiver_is_recorded_as_fail() {
+    let server = spawn_echo_server("127.0.0.1:0", ServerFlaw::AcceptUnmasked)
+        .await
+        .unwrap();
+    let mut proxy = Proxy::start(server.addr, &["flip-mask@c2s"], 3, 300).await;
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/", proxy.addr))
+        .await
+        .unwrap();
+    ws.send(Message::text("hello")).await.unwrap();
+    // The broken server echoes the unmasked frame: it carried on.
+    let echoed = tokio::time::timeout(Duration::from_secs(5), ws.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(echoed, Message::text("hello"));
+    let lines = proxy.lines(1).await;
+    assert_eq!(lines[0].verdict, Some(Verdict::Fail), "{:?}", lines[0]);
+    assert_eq!(lines[0].observed, Some(Observed::Continued));
+    proxy.stop().await;
+    server.shutdown().await;
+}
+
+/// A server that speaks first, so a fault can reach the client.
+async fn greeting_server() -> (SocketAddr, JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let Ok(mut ws) = tokio_tungstenite::accept_async(tcp).await else {
+                    return;
+                };
+                let _ = ws.send(Message::text("greetings")).await;
+                while let Some(Ok(_)) = ws.next().await {}
+            });
+        }
+    });
+    (addr, task)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flip_mask_s2c_records_the_clients_1002() {
+    let (server, task) = greeting_server().await;
+    let mut proxy = Proxy::start(server, &["flip-mask@s2c"], 3, 2000).await;
+    let opts = ClientOptions {
+        timeout: Duration::from_secs(3),
+        ..ClientOptions::default()
+    };
+    let outcome = run_echo_client_once(&format!("ws://{}/", proxy.addr), &opts)
+        .await
+        .unwrap();
+    let lines = proxy.lines(1).await;
+    assert_eq!(lines[0].dir, Dir::S2c);
+    assert_eq!(
+        lines[0].verdict,
+        Some(Verdict::Pass),
+        "{:?} (client: {outcome})",
+        lines[0]
+    );
+    assert!(matches!(
+        lines[0].observed,
+        Some(Observed::Close {
+            code: Some(1002),
+            ..
+        })
+    ));
+    proxy.stop().await;
+    task.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_upstream_gets_a_clean_502() {
+    let dead = TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let proxy = Proxy::start(dead, &[], 1, 500).await;
+    let mut s = TcpStream::connect(proxy.addr).await.unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+        .await
+        .unwrap();
+    let mut resp = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut resp))
+        .await
+        .unwrap()
+        .unwrap();
+    let text = String::from_utf8_lossy(&resp);
+    assert!(text.starts_with("HTTP/1.1 502 Bad Gateway\r\n"), "{text}");
+    // The proxy keeps serving after the failure.
+    let (_, totals) = proxy.stop().await;
+    assert_eq!(totals.connections, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn same_seed_and_traffic_give_the_same_report() {
+    let server = spawn_echo_server("127.0.0.1:0", ServerFlaw::None)
+        .await
+        .unwrap();
+    let mut runs = Vec::new();
+    for _ in 0..2 {
+        let proxy = Proxy::start(server.addr, &["set-rsv@c2s:bit=3,p=0.2"], 99, 1000).await;
+        // Connections one after the other, so their numbers are the same each run.
+        for c in 0..6 {
+            let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/", proxy.addr))
+                .await
+                .unwrap();
+            for i in 0..8 {
+                if ws.send(Message::text(format!("c{c} m{i}"))).await.is_err() {
+                    break;
+                }
+                match tokio::time::timeout(Duration::from_secs(5), ws.next()).await {
+                    Ok(Some(Ok(Message::Text(_)))) => {}
+                    _ => break,
+                }
+            }
+            drop(ws);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let (lines, _) = proxy.stop().await;
+        // The client masks with random keys, so the bytes differ between runs;
+        // the decisions (which connection, which frame, what verdict) may not.
+        let mut key: Vec<_> = lines
+            .into_iter()
+            .map(|l| (l.conn, l.fault, l.frame_index, l.what, l.verdict))
+            .collect();
+        key.sort();
+        runs.push(key);
+    }
+    assert!(
+        !runs[0].is_empty(),
+        "p=0.2 over 48 frames injected something"
+    );
+    assert_eq!(runs[0], runs[1]);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_concurrent_connections() {
+    let server = spawn_echo_server("127.0.0.1:0", ServerFlaw::None)
+        .await
+        .unwrap();
+    let proxy = Proxy::start(server.addr, &[], 1, 500).await;
+    let url = format!("ws://{}/", proxy.addr);
+    let mut open = Vec::new();
+    for _ in 0..1000 {
+        let (ws, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+        open.push(ws);
+    }
+    // All open at once; each still echoes.
+    let mut ok = 0;
+    for (i, ws) in open.iter_mut().enumerate() {
+        ws.send(Message::text(format!("#{i}"))).await.unwrap();
+    }
+    for (i, ws) in open.iter_mut().enumerate() {
+        let m = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!(m, Message::text(format!("#{i}")));
+        ok += 1;
+    }
+    assert_eq!(ok, 1000);
+    drop(open);
+    let (_, totals) = proxy.stop().await;
+    assert_eq!(totals.connections, 1000);
+    server.shutdown().await;
+}
