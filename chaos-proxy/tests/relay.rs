@@ -201,6 +201,10 @@ fn each_frame_fault_is_the_violation_it_names() {
             "bad-close-code@c2s:code=1006",
             Violation::InvalidCloseCode(1006),
         ),
+        ("oversize-control@c2s", Violation::ControlTooLong(126)),
+        ("orphan-continuation@c2s", Violation::OrphanContinuation),
+        ("invalid-utf8@c2s", Violation::InvalidUtf8Text),
+        ("length-msb@c2s", Violation::LengthMsbSet),
     ] {
         let f = faults(&[spec]);
         let mut relay = Relay::new(0, 0, Duration::from_secs(2));
@@ -348,4 +352,105 @@ fn refused_upgrade_is_relayed_opaquely() {
     assert_eq!(s2c, refused);
     assert_eq!(c2s, [request(false), later].concat());
     assert!(relay.finish().is_empty());
+}
+
+#[test]
+fn oversize_control_pads_with_masked_bytes_that_decode() {
+    let f = faults(&["oversize-control@c2s"]);
+    let mut relay = Relay::new(0, 0, Duration::from_secs(2));
+    let ping = Frame::ping(b"p").masked(KEY).encode().unwrap();
+    let (c2s, _) = run(
+        &mut relay,
+        &f,
+        &[
+            (Dir::C2s, request(false)),
+            (Dir::S2c, response(false)),
+            (Dir::C2s, ping),
+        ],
+    );
+    let frame = &c2s[request(false).len()..];
+    // 2 + 2 (16-bit length) + 4 (key) + 126 payload bytes, the padding masked too.
+    assert_eq!(frame.len(), 134);
+    let mut payload = frame[8..].to_vec();
+    wschaos_codec::mask::apply_mask(&mut payload, KEY, 0);
+    assert_eq!(payload[0], b'p');
+    assert!(payload[1..].iter().all(|&b| b == b'x'));
+}
+
+#[test]
+fn bitflip_header_expectation_comes_from_the_validator() {
+    for seed in 0..30 {
+        let f = faults(&["bitflip-header@c2s"]);
+        let mut relay = Relay::new(seed, 0, Duration::from_secs(2));
+        let (c2s, _) = run(
+            &mut relay,
+            &f,
+            &[
+                (Dir::C2s, request(false)),
+                (Dir::S2c, response(false)),
+                (Dir::C2s, frames_c2s()),
+            ],
+        );
+        let outcome = classify(
+            ValidatorConfig::new(Role::Server),
+            &c2s[request(false).len()..],
+        );
+        let (_, violation) = outcome.violation.expect("every flip is a violation");
+        let done = relay.finish();
+        let expected: Vec<u16> = violation
+            .accepted_codes()
+            .iter()
+            .map(|&c| u16::from(c))
+            .collect();
+        let got: Vec<u16> = done[0].expected.iter().map(|&c| u16::from(c)).collect();
+        assert_eq!(got, expected, "seed {seed}: {}", done[0].what);
+    }
+}
+
+#[test]
+fn inject_extension_s2c_must_be_refused_and_c2s_is_info() {
+    let f = faults(&["inject-extension@s2c"]);
+    let mut relay = Relay::new(0, 0, Duration::from_secs(2));
+    let (_, s2c) = run(
+        &mut relay,
+        &f,
+        &[(Dir::C2s, request(false)), (Dir::S2c, response(false))],
+    );
+    assert!(
+        String::from_utf8_lossy(&s2c).contains("Sec-WebSocket-Extensions: x-wschaos-injected\r\n")
+    );
+    relay.eof(Dir::C2s, &mut Vec::new());
+    assert_eq!(
+        relay.take_settled()[0].verdict,
+        Some(Verdict::Pass),
+        "closing TCP is the pass"
+    );
+    let mut relay = Relay::new(0, 0, Duration::from_millis(10));
+    run(
+        &mut relay,
+        &f,
+        &[(Dir::C2s, request(false)), (Dir::S2c, response(false))],
+    );
+    let text = Frame::text("proceeding").masked(KEY).encode().unwrap();
+    relay.feed(
+        Dir::C2s,
+        &text,
+        Duration::from_millis(1),
+        &f,
+        &mut Vec::new(),
+    );
+    relay.tick(Duration::from_secs(1));
+    assert_eq!(
+        relay.take_settled()[0].verdict,
+        Some(Verdict::Fail),
+        "proceeding is a fail"
+    );
+    let f = faults(&["inject-extension@c2s"]);
+    let mut relay = Relay::new(0, 0, Duration::from_millis(10));
+    run(
+        &mut relay,
+        &f,
+        &[(Dir::C2s, request(false)), (Dir::S2c, response(false))],
+    );
+    assert_eq!(relay.finish()[0].verdict, Some(Verdict::Info));
 }

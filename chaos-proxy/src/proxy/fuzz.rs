@@ -1,10 +1,10 @@
 //! Fuzz harness for the relay, in the library so `cargo test` replays saved inputs
 //! through the same check the `proxy_relay` fuzz target runs.
 //!
-//! Input: `[flags, seed, (dir_and_len, bytes...)*]`. Flags bit 0 prefixes a valid
-//! upgrade request and 101 response (bit 1: with permessage-deflate), bits 2-7 pick
-//! faults; each chunk header byte has the direction in bit 7 and the chunk length
-//! (0-127) below it.
+//! Input: `[flags, picks_hi, picks_lo, seed, (dir_and_len, bytes...)*]`. Flags bit 0
+//! prefixes a valid upgrade request and 101 response (bit 1: with permessage-deflate);
+//! bit i of the 16-bit picks enables `PICKS[i]`; each chunk header byte has the
+//! direction in bit 7 and the chunk length (0-127) below it.
 
 use std::time::Duration;
 
@@ -20,17 +20,27 @@ const PICKS: &[&str] = &[
     "bad-close-code@s2c",
     "strip-extensions",
     "non-minimal-length:nth=2",
+    "oversize-control",
+    "fragment-control@s2c",
+    "orphan-continuation:p=0.3",
+    "invalid-utf8",
+    "length-msb@c2s",
+    "bitflip-header",
+    "inject-extension@s2c",
+    "set-rsv:bit=3,nth=4",
 ];
 
 /// Laws: no panic; at most one frame fault and one handshake edit per direction;
 /// without faults every byte comes out unchanged, in order.
 pub fn check_relay(data: &[u8]) -> Result<(), String> {
-    let flags = data.first().copied().unwrap_or(0);
-    let seed = u64::from(data.get(1).copied().unwrap_or(0));
+    let byte = |i: usize| data.get(i).copied().unwrap_or(0);
+    let flags = byte(0);
+    let picks = u16::from_be_bytes([byte(1), byte(2)]);
+    let seed = u64::from(byte(3));
     let faults: Vec<ActiveFault> = PICKS
         .iter()
         .enumerate()
-        .filter(|(i, _)| flags & (4 << i) != 0)
+        .filter(|(i, _)| picks & (1 << i) != 0)
         .filter_map(|(_, s)| {
             FaultSpec::parse(s)
                 .ok()
@@ -63,7 +73,7 @@ pub fn check_relay(data: &[u8]) -> Result<(), String> {
         feed(&mut relay, Dir::C2s, &req.build(), 0);
         feed(&mut relay, Dir::S2c, &build_response(&key, None, &ext), 0);
     }
-    let mut rest = data.get(2..).unwrap_or(&[]);
+    let mut rest = data.get(4..).unwrap_or(&[]);
     let mut t = 0;
     while let Some((&h, tail)) = rest.split_first() {
         let len = usize::from(h & 0x7F).min(tail.len());

@@ -19,7 +19,7 @@ use wschaos_codec::mask::apply_mask;
 use wschaos_codec::parse::{Event, FrameParser};
 use wschaos_codec::{CloseCode, Data, OpCode};
 
-use crate::proxy::fault::{Dir, Fault, FaultSpec, FrameCtx, PayloadEdit};
+use crate::proxy::fault::{Dir, Fault, FaultSpec, FrameCtx, HeadExpect, PayloadEdit};
 use crate::report::{Observed, Verdict};
 
 /// Bytes of an injected frame's payload kept in its record.
@@ -59,6 +59,14 @@ pub struct Injection {
     pub verdict: Option<Verdict>,
     /// The reacting endpoint sent data frames after the fault.
     continued: bool,
+    kind: Kind,
+}
+
+/// How an injection is judged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Frame,
+    Head(HeadExpect),
 }
 
 #[derive(Debug)]
@@ -76,7 +84,8 @@ struct Half {
     in_message: bool,
     injected: bool,
     /// The current frame's edit and its original mask key.
-    edit: Option<(PayloadEdit, Option<[u8; 4]>, usize)>,
+    /// (edit, original key, payload bytes recorded, original payload length)
+    edit: Option<(PayloadEdit, Option<[u8; 4]>, usize, u64)>,
     key: Option<[u8; 4]>,
     /// Collecting a Close frame's payload (plaintext).
     close: Option<Vec<u8>>,
@@ -170,16 +179,7 @@ impl Relay {
     ) {
         let parsed = match dir {
             Dir::C2s => parse_request(&buf).map(|r| r.map(|r| (r.head_len, None))),
-            Dir::S2c => parse_response(&buf).map(|r| {
-                r.map(|r| {
-                    let deflate = r
-                        .headers_named("Sec-WebSocket-Extensions")
-                        .filter_map(|h| parse_extensions(&h.value).ok())
-                        .flatten()
-                        .any(|e| e.name == PERMESSAGE_DEFLATE);
-                    (r.head_len, Some((r.status, deflate)))
-                })
-            }),
+            Dir::S2c => parse_response(&buf).map(|r| r.map(|r| (r.head_len, Some(r.status)))),
         };
         let (head_len, status) = match parsed {
             Ok(Some(p)) => p,
@@ -208,32 +208,40 @@ impl Relay {
                     continue;
                 }
                 head = edit.head;
+                let expected = match edit.expect {
+                    HeadExpect::MandatoryExtension => {
+                        vec![CloseCode::Extension, CloseCode::Protocol]
+                    }
+                    HeadExpect::RefuseOpen | HeadExpect::Info => Vec::new(),
+                };
                 self.injections.push(Injection {
                     fault: f.spec.text.clone(),
                     dir,
                     frame_index: None,
                     what: edit.what,
                     bytes: head.clone(),
-                    expected: vec![CloseCode::Extension, CloseCode::Protocol],
+                    expected,
                     at: now,
                     watch: Dir::C2s,
                     observed: None,
                     verdict: None,
                     continued: false,
+                    kind: Kind::Head(edit.expect),
                 });
                 break;
             }
         }
         out.extend_from_slice(&head);
         match status {
-            Some((101, _)) | None => {
-                if let Some((_, deflate)) = status {
-                    // What the client was told after any edit is what it judges by.
-                    self.deflate = deflate
-                        && !self
-                            .injections
-                            .iter()
-                            .any(|i| i.dir == Dir::S2c && i.frame_index.is_none());
+            Some(101) | None => {
+                if status.is_some() {
+                    // What the client was told, after any edit, is what it judges by.
+                    self.deflate = parse_response(&head).ok().flatten().is_some_and(|r| {
+                        r.headers_named("Sec-WebSocket-Extensions")
+                            .filter_map(|h| parse_extensions(&h.value).ok())
+                            .flatten()
+                            .any(|e| e.name == PERMESSAGE_DEFLATE)
+                    });
                 }
                 self.half(dir).phase = Phase::Frames;
                 self.frames(dir, rest, now, faults, out);
@@ -261,7 +269,7 @@ impl Relay {
                 None => return,
                 Some(Event::Header(h)) => self.on_header(dir, h, now, faults, out),
                 Some(Event::Payload { data, offset }) => self.on_payload(dir, data, offset, out),
-                Some(Event::End) => self.on_end(dir, now),
+                Some(Event::End) => self.on_end(dir, now, out),
             }
         }
     }
@@ -325,7 +333,7 @@ impl Relay {
                 out.extend_from_slice(&buf[..n]);
                 let half = self.half(dir);
                 half.injected = true;
-                half.edit = Some((edit.payload, h.mask, 0));
+                half.edit = Some((edit.payload, h.mask, 0, h.payload_len));
                 self.injections.push(Injection {
                     fault,
                     dir,
@@ -338,6 +346,7 @@ impl Relay {
                     observed: None,
                     verdict: None,
                     continued: false,
+                    kind: Kind::Frame,
                 });
             }
             None => {
@@ -370,12 +379,12 @@ impl Relay {
                 apply_mask(&mut close[from..], k, offset);
             }
         }
-        let Some((edit, orig_key, recorded)) = half.edit.as_mut() else {
+        let Some((edit, orig_key, recorded, _)) = half.edit.as_mut() else {
             return;
         };
         let written = &mut out[start..];
         match edit {
-            PayloadEdit::Keep => {}
+            PayloadEdit::Keep | PayloadEdit::Append(_) => {}
             PayloadEdit::Unmask { key } => apply_mask(written, *key, offset),
             PayloadEdit::Mask { key } => apply_mask(written, *key, offset),
             PayloadEdit::Set { offset: at, bytes } => {
@@ -403,9 +412,15 @@ impl Relay {
         }
     }
 
-    fn on_end(&mut self, dir: Dir, now: Duration) {
+    fn on_end(&mut self, dir: Dir, now: Duration, out: &mut Vec<u8>) {
         let half = self.half(dir);
-        half.edit = None;
+        if let Some((PayloadEdit::Append(extra), key, _, len)) = half.edit.take() {
+            let start = out.len();
+            out.extend_from_slice(&extra);
+            if let Some(k) = key {
+                apply_mask(&mut out[start..], k, len);
+            }
+        }
         if let Some(payload) = half.close.take() {
             let close = match payload.as_slice() {
                 [hi, lo, reason @ ..] => (
@@ -426,7 +441,7 @@ impl Relay {
                     code: close.0,
                     reason: close.1.clone(),
                 };
-                inj.verdict = Some(judge(&inj.expected, inj.frame_index.is_none(), &observed));
+                inj.verdict = Some(judge(&inj.expected, inj.kind, &observed));
                 inj.observed = Some(observed);
             }
         }
@@ -443,11 +458,7 @@ impl Relay {
             .iter_mut()
             .filter(|i| i.watch == dir && i.observed.is_none())
         {
-            inj.verdict = Some(judge(
-                &inj.expected,
-                inj.frame_index.is_none(),
-                &Observed::TcpClose,
-            ));
+            inj.verdict = Some(judge(&inj.expected, inj.kind, &Observed::TcpClose));
             inj.observed = Some(Observed::TcpClose);
         }
     }
@@ -477,7 +488,7 @@ impl Relay {
             } else {
                 Observed::Timeout
             };
-            inj.verdict = Some(judge(&inj.expected, inj.frame_index.is_none(), &observed));
+            inj.verdict = Some(judge(&inj.expected, inj.kind, &observed));
             inj.observed = Some(observed);
         }
     }
@@ -513,17 +524,23 @@ impl Relay {
 }
 
 /// The verdict for one injection (SPEC.md's rules, as in the checker).
-fn judge(expected: &[CloseCode], handshake: bool, observed: &Observed) -> Verdict {
+fn judge(expected: &[CloseCode], kind: Kind, observed: &Observed) -> Verdict {
     let error_code = |c: u16| matches!(c, 1002 | 1003 | 1007..=1011);
-    match observed {
+    match (kind, observed) {
+        (Kind::Head(HeadExpect::RefuseOpen), Observed::TcpClose) => Verdict::Pass,
+        (Kind::Head(HeadExpect::RefuseOpen), Observed::Close { .. }) => Verdict::NonStrict,
+        (Kind::Head(HeadExpect::RefuseOpen), _) => Verdict::Fail,
+        (Kind::Head(HeadExpect::Info), _) => Verdict::Info,
         _ if expected.is_empty() => Verdict::Info,
-        Observed::Close { code: Some(c), .. } if expected.iter().any(|e| u16::from(*e) == *c) => {
+        (_, Observed::Close { code: Some(c), .. })
+            if expected.iter().any(|e| u16::from(*e) == *c) =>
+        {
             Verdict::Pass
         }
-        Observed::Close { code: Some(c), .. } if error_code(*c) => Verdict::NonStrict,
-        Observed::Close { code: None, .. } | Observed::TcpClose => Verdict::NonStrict,
+        (_, Observed::Close { code: Some(c), .. }) if error_code(*c) => Verdict::NonStrict,
+        (_, Observed::Close { code: None, .. } | Observed::TcpClose) => Verdict::NonStrict,
         // A client that treats the extension as optional may carry on.
-        Observed::Continued | Observed::Timeout | Observed::Echo if handshake => Verdict::Info,
+        (Kind::Head(HeadExpect::MandatoryExtension), _) => Verdict::Info,
         _ => Verdict::Fail,
     }
 }

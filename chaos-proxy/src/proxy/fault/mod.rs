@@ -9,9 +9,15 @@ use std::time::Duration;
 use wschaos_codec::{CloseCode, FrameHeader};
 
 mod bad_close_code;
+mod bitflip_header;
 mod flip_mask;
 mod fragment_control;
+mod inject_extension;
+mod invalid_utf8;
+mod length_msb;
 mod non_minimal_length;
+mod orphan_continuation;
+mod oversize_control;
 mod reserved_opcode;
 mod set_rsv;
 mod strip_extensions;
@@ -92,10 +98,16 @@ pub const NAMES: &[&str] = &[
     "flip-mask",
     "set-rsv",
     "reserved-opcode",
+    "oversize-control",
     "fragment-control",
+    "orphan-continuation",
     "bad-close-code",
+    "invalid-utf8",
+    "length-msb",
     "non-minimal-length",
+    "bitflip-header",
     "strip-extensions",
+    "inject-extension",
 ];
 
 impl FaultSpec {
@@ -113,7 +125,11 @@ impl FaultSpec {
             Some((n, d)) => (n, Some(d)),
             None => (head, None),
         };
-        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_lowercase() || b == b'-') {
+        if name.is_empty()
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
             return Err(syntax());
         }
         if !NAMES.contains(&name) {
@@ -239,6 +255,9 @@ pub enum PayloadEdit {
         offset: u64,
         bytes: Vec<u8>,
     },
+    /// Append plaintext bytes after the payload (the header's length includes
+    /// them), masked with the frame's key if it has one.
+    Append(Vec<u8>),
 }
 
 /// One frame fault's edit, and what it obliges the receiver to do.
@@ -253,11 +272,24 @@ pub struct FrameEdit {
     pub what: String,
 }
 
+/// What a handshake edit obliges the client to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeadExpect {
+    /// A client that required the extension closes with 1010, and one that then
+    /// receives compressed frames with 1002; carrying on is legal (info).
+    MandatoryExtension,
+    /// The client must not open the connection: closing TCP is the pass.
+    RefuseOpen,
+    /// Nothing is owed; the reaction is reported.
+    Info,
+}
+
 /// A handshake edit: the new head, and what it obliges.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HeadEdit {
     pub head: Vec<u8>,
     pub what: String,
+    pub expect: HeadExpect,
 }
 
 /// A fault. Implementations are small and pure: they see one frame or one head
@@ -317,6 +349,30 @@ pub fn build(spec: &FaultSpec) -> Result<Box<dyn Fault>, SpecError> {
         "strip-extensions" => {
             spec.no_params()?;
             Box::new(strip_extensions::StripExtensions)
+        }
+        "oversize-control" => {
+            spec.no_params()?;
+            Box::new(oversize_control::OversizeControl)
+        }
+        "orphan-continuation" => {
+            spec.no_params()?;
+            Box::new(orphan_continuation::OrphanContinuation)
+        }
+        "invalid-utf8" => {
+            spec.no_params()?;
+            Box::new(invalid_utf8::InvalidUtf8)
+        }
+        "length-msb" => {
+            spec.no_params()?;
+            Box::new(length_msb::LengthMsb)
+        }
+        "bitflip-header" => {
+            spec.no_params()?;
+            Box::new(bitflip_header::BitflipHeader)
+        }
+        "inject-extension" => {
+            spec.no_params()?;
+            Box::new(inject_extension::InjectExtension)
         }
         other => return Err(SpecError::UnknownFault(other.to_owned())),
     })

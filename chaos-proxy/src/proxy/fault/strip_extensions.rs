@@ -6,7 +6,7 @@
 
 use wschaos_codec::handshake::strip_all_extensions;
 
-use super::{Dir, Fault, HeadEdit};
+use super::{Dir, Fault, HeadEdit, HeadExpect};
 
 #[derive(Debug)]
 pub struct StripExtensions;
@@ -21,6 +21,7 @@ impl Fault for StripExtensions {
         Some(HeadEdit {
             head: stripped,
             what: what.into(),
+            expect: HeadExpect::MandatoryExtension,
         })
     }
 }
