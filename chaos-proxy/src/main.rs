@@ -151,6 +151,9 @@ enum Command {
         /// Time the receiver of a fault has to react.
         #[arg(long, default_value_t = 2000)]
         reaction_timeout_ms: u64,
+        /// HOST:PORT for the control API (HTTP/JSON; keep it on loopback).
+        #[arg(long)]
+        api: Option<String>,
     },
     /// Print the case catalogue with the expected reactions.
     Cases {
@@ -375,7 +378,19 @@ async fn run(command: Command) -> anyhow::Result<u8> {
             seed,
             report,
             reaction_timeout_ms,
-        } => run_proxy(listen, upstream, faults, seed, report, reaction_timeout_ms).await,
+            api,
+        } => {
+            run_proxy(
+                listen,
+                upstream,
+                faults,
+                seed,
+                report,
+                reaction_timeout_ms,
+                api,
+            )
+            .await
+        }
         Command::Cases {
             format,
             side,
@@ -419,15 +434,18 @@ async fn run_proxy(
     seed: Option<u64>,
     report: Option<PathBuf>,
     reaction_timeout_ms: u64,
+    api: Option<String>,
 ) -> anyhow::Result<u8> {
     use wschaos::proxy::fault::FaultSpec;
-    use wschaos::proxy::relay::ActiveFault;
     use wschaos::proxy::server::{ProxyConfig, describe, report_writer, run};
+    use wschaos::proxy::state::ProxyState;
 
-    let active = faults
+    let specs = faults
         .iter()
-        .map(|f| FaultSpec::parse(f).and_then(ActiveFault::new))
+        .map(String::as_str)
+        .map(FaultSpec::parse)
         .collect::<Result<Vec<_>, _>>()?;
+    let state = std::sync::Arc::new(ProxyState::new(specs)?);
     let addr: std::net::SocketAddr = listen.parse().map_err(|_| {
         anyhow::anyhow!("bad listen address {listen:?}: expected HOST:PORT, e.g. 127.0.0.1:9002")
     })?;
@@ -441,7 +459,7 @@ async fn run_proxy(
     let cfg = ProxyConfig {
         upstream,
         seed,
-        faults: std::sync::Arc::new(active),
+        state: state.clone(),
         reaction_timeout: Duration::from_millis(reaction_timeout_ms),
         connect_timeout: Duration::from_secs(5),
     };
@@ -453,6 +471,23 @@ async fn run_proxy(
     let (tx, rx) = tokio::sync::mpsc::channel(1024);
     let writer = tokio::spawn(report_writer(report.clone(), rx));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    if let Some(api) = api {
+        let addr: std::net::SocketAddr = api.parse().map_err(|_| {
+            anyhow::anyhow!("bad api address {api:?}: expected HOST:PORT, e.g. 127.0.0.1:9003")
+        })?;
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr} for the api"))?;
+        eprintln!(
+            "control api on http://{}/ (GET /faults, POST /faults, DELETE /faults/<id>, GET /verdicts, POST /reset)",
+            listener.local_addr()?
+        );
+        tokio::spawn(wschaos::proxy::api::serve(
+            listener,
+            state.clone(),
+            stop_rx.clone(),
+        ));
+    }
     tokio::spawn(async move {
         let _ = tokio::signal::ctrl_c().await;
         eprintln!("shutting down: settling open connections and flushing the report");

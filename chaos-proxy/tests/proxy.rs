@@ -14,13 +14,14 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
 use wschaos::proxy::fault::{Dir, FaultSpec};
-use wschaos::proxy::relay::ActiveFault;
 use wschaos::proxy::server::{ProxyConfig, ReportLine, Totals, run};
+use wschaos::proxy::state::ProxyState;
 use wschaos::report::{Observed, Verdict};
 use wschaos_targets::{ClientOptions, ServerFlaw, run_echo_client_once, spawn_echo_server};
 
 struct Proxy {
     addr: SocketAddr,
+    state: std::sync::Arc<ProxyState>,
     stop: watch::Sender<bool>,
     task: JoinHandle<Totals>,
     lines: mpsc::Receiver<ReportLine>,
@@ -30,14 +31,15 @@ impl Proxy {
     async fn start(upstream: SocketAddr, faults: &[&str], seed: u64, reaction_ms: u64) -> Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let faults = faults
+        let specs = faults
             .iter()
-            .map(|f| ActiveFault::new(FaultSpec::parse(f).unwrap()).unwrap())
+            .map(|f| FaultSpec::parse(f).unwrap())
             .collect();
+        let state = std::sync::Arc::new(ProxyState::new(specs).unwrap());
         let cfg = ProxyConfig {
             upstream: upstream.to_string(),
             seed,
-            faults: std::sync::Arc::new(faults),
+            state: state.clone(),
             reaction_timeout: Duration::from_millis(reaction_ms),
             connect_timeout: Duration::from_secs(2),
         };
@@ -46,6 +48,7 @@ impl Proxy {
         let task = tokio::spawn(run(listener, cfg, tx, stop_rx));
         Proxy {
             addr,
+            state,
             stop,
             task,
             lines,
@@ -316,5 +319,103 @@ async fn a_thousand_concurrent_connections() {
     drop(open);
     let (_, totals) = proxy.stop().await;
     assert_eq!(totals.connections, 1000);
+    server.shutdown().await;
+}
+
+/// One HTTP request to the control API; returns (status, JSON body).
+async fn api(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, serde_json::Value) {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut resp = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut resp))
+        .await
+        .unwrap()
+        .unwrap();
+    let text = String::from_utf8(resp).unwrap();
+    let status: u16 = text[9..12].parse().unwrap();
+    let body = text.split_once("\r\n\r\n").unwrap().1;
+    (status, serde_json::from_str(body).unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn control_api_switches_chaos_on_and_off_at_runtime() {
+    let server = spawn_echo_server("127.0.0.1:0", ServerFlaw::None)
+        .await
+        .unwrap();
+    let mut proxy = Proxy::start(server.addr, &[], 3, 2000).await;
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let api_addr = listener.local_addr().unwrap();
+    let (_stop_api, stop_rx) = watch::channel(false);
+    tokio::spawn(wschaos::proxy::api::serve(
+        listener,
+        proxy.state.clone(),
+        stop_rx,
+    ));
+
+    assert_eq!(
+        api(api_addr, "GET", "/faults", "").await,
+        (200, serde_json::json!({"faults": []}))
+    );
+    // Chaos off: a session goes through untouched.
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/", proxy.addr))
+        .await
+        .unwrap();
+    ws.send(Message::text("before")).await.unwrap();
+    assert_eq!(ws.next().await.unwrap().unwrap(), Message::text("before"));
+
+    // Bad requests get a 4xx naming the problem.
+    let (status, body) = api(api_addr, "POST", "/faults", "flip-mask@sideways").await;
+    assert_eq!(status, 400);
+    assert!(
+        body["error"].as_str().unwrap().contains("direction"),
+        "{body}"
+    );
+    assert_eq!(
+        api(api_addr, "POST", "/faults", "{\"spec\": 3}").await.0,
+        400
+    );
+    assert_eq!(api(api_addr, "POST", "/faults", "").await.0, 400);
+    assert_eq!(api(api_addr, "DELETE", "/faults/99", "").await.0, 404);
+    assert_eq!(api(api_addr, "DELETE", "/faults/abc", "").await.0, 400);
+    assert_eq!(api(api_addr, "PUT", "/faults", "").await.0, 405);
+    assert_eq!(api(api_addr, "GET", "/nowhere", "").await.0, 404);
+
+    // Chaos on, without a restart: the next frame of the open connection is hit.
+    let (status, body) = api(api_addr, "POST", "/faults", "{\"spec\": \"flip-mask@c2s\"}").await;
+    assert_eq!(status, 201, "{body}");
+    let id = body["id"].as_u64().unwrap();
+    ws.send(Message::text("after")).await.unwrap();
+    let lines = proxy.lines(1).await;
+    assert_eq!(lines[0].verdict, Some(Verdict::Pass));
+    let (_, totals) = api(api_addr, "GET", "/verdicts", "").await;
+    assert_eq!(totals["pass"], 1);
+    assert_eq!(totals["injections"], 1);
+
+    assert_eq!(
+        api(api_addr, "DELETE", &format!("/faults/{id}"), "")
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        api(api_addr, "GET", "/faults", "").await.1,
+        serde_json::json!({"faults": []})
+    );
+    assert_eq!(
+        api(api_addr, "POST", "/faults", "set-rsv:bit=2").await.0,
+        201
+    );
+    assert_eq!(api(api_addr, "POST", "/reset", "").await.0, 200);
+    let (_, totals) = api(api_addr, "GET", "/verdicts", "").await;
+    assert_eq!(totals["injections"], 0);
+    assert_eq!(
+        api(api_addr, "GET", "/faults", "").await.1,
+        serde_json::json!({"faults": []})
+    );
+    proxy.stop().await;
     server.shutdown().await;
 }

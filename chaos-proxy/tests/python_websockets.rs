@@ -211,18 +211,20 @@ async fn start_proxy(
     tokio::sync::mpsc::Receiver<wschaos::proxy::server::ReportLine>,
 ) {
     use wschaos::proxy::fault::FaultSpec;
-    use wschaos::proxy::relay::ActiveFault;
     use wschaos::proxy::server::{ProxyConfig, run};
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let cfg = ProxyConfig {
         upstream: upstream.to_owned(),
         seed: 1,
-        faults: std::sync::Arc::new(
-            faults
-                .iter()
-                .map(|f| ActiveFault::new(FaultSpec::parse(f).unwrap()).unwrap())
-                .collect(),
+        state: std::sync::Arc::new(
+            wschaos::proxy::state::ProxyState::new(
+                faults
+                    .iter()
+                    .map(|f| FaultSpec::parse(f).unwrap())
+                    .collect(),
+            )
+            .unwrap(),
         ),
         reaction_timeout: Duration::from_secs(2),
         connect_timeout: Duration::from_secs(2),

@@ -1,7 +1,9 @@
 //! The chaos proxy: `relay` is the sans-IO core for one connection, `fault` the
 //! faults it can inject.
 
+pub mod api;
 pub mod fault;
 pub mod fuzz;
 pub mod relay;
 pub mod server;
+pub mod state;

@@ -20,7 +20,9 @@ use tracing::{Instrument, debug, info, info_span, warn};
 use wschaos_codec::handshake::{MAX_HANDSHAKE_BYTES, parse_request};
 
 use crate::proxy::fault::Dir;
-use crate::proxy::relay::{ActiveFault, Injection, Relay};
+use crate::proxy::relay::{Injection, Relay};
+use crate::proxy::state::ProxyState;
+pub use crate::proxy::state::Totals;
 use crate::report::{Observed, Verdict};
 
 /// Per-direction read size: a frame of any size streams through in pieces this big.
@@ -32,7 +34,7 @@ pub const MAX_CONNECTIONS: usize = 4096;
 pub struct ProxyConfig {
     pub upstream: String,
     pub seed: u64,
-    pub faults: Arc<Vec<ActiveFault>>,
+    pub state: Arc<ProxyState>,
     pub reaction_timeout: Duration,
     pub connect_timeout: Duration,
 }
@@ -72,17 +74,6 @@ impl ReportLine {
     }
 }
 
-/// Totals over a proxy run.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct Totals {
-    pub connections: u64,
-    pub injections: u64,
-    pub pass: u64,
-    pub non_strict: u64,
-    pub fail: u64,
-    pub info: u64,
-}
-
 /// Runs the proxy on `listener` until `shutdown` turns true; report lines go to
 /// `report` as they settle. Returns the totals.
 pub async fn run(
@@ -92,7 +83,6 @@ pub async fn run(
     mut shutdown: watch::Receiver<bool>,
 ) -> Totals {
     let cfg = Arc::new(cfg);
-    let totals = Arc::new(Mutex::new(Totals::default()));
     let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let ids = AtomicU64::new(0);
     let mut handlers = JoinSet::new();
@@ -113,16 +103,11 @@ pub async fn run(
             },
         };
         let conn = ids.fetch_add(1, Ordering::Relaxed) + 1;
-        let (cfg, report, totals, shutdown) = (
-            cfg.clone(),
-            report.clone(),
-            totals.clone(),
-            shutdown.clone(),
-        );
+        let (cfg, report, shutdown) = (cfg.clone(), report.clone(), shutdown.clone());
         handlers.spawn(
             async move {
                 let _permit = permit;
-                handle(conn, client, &cfg, &report, &totals, shutdown).await;
+                handle(conn, client, &cfg, &report, shutdown).await;
             }
             .instrument(info_span!("conn", id = conn, %peer)),
         );
@@ -130,7 +115,7 @@ pub async fn run(
         while handlers.try_join_next().is_some() {}
     }
     while handlers.join_next().await.is_some() {}
-    *totals.lock().unwrap_or_else(|e| e.into_inner())
+    cfg.state.totals()
 }
 
 async fn handle(
@@ -138,13 +123,10 @@ async fn handle(
     mut client: TcpStream,
     cfg: &ProxyConfig,
     report: &mpsc::Sender<ReportLine>,
-    totals: &Mutex<Totals>,
     shutdown: watch::Receiver<bool>,
 ) {
     let _ = client.set_nodelay(true);
-    if let Ok(mut t) = totals.lock() {
-        t.connections += 1;
-    }
+    cfg.state.count_connection();
     let upstream =
         match tokio::time::timeout(cfg.connect_timeout, TcpStream::connect(&cfg.upstream)).await {
             Ok(Ok(s)) => s,
@@ -165,7 +147,7 @@ async fn handle(
         client_rd,
         up_wr,
         relay.clone(),
-        cfg.faults.clone(),
+        cfg.state.clone(),
         started,
         shutdown.clone(),
     );
@@ -174,7 +156,7 @@ async fn handle(
         up_rd,
         client_wr,
         relay.clone(),
-        cfg.faults.clone(),
+        cfg.state.clone(),
         started,
         shutdown.clone(),
     );
@@ -193,7 +175,7 @@ async fn handle(
                 .unwrap_or_else(|e| e.into_inner())
                 .tick(started.elapsed());
             for i in settle(&relay, false) {
-                emit(conn, cfg.seed, i, report, totals).await;
+                emit(conn, cfg.seed, i, report, &cfg.state).await;
             }
         }
     };
@@ -202,7 +184,7 @@ async fn handle(
         _ = timer => {}
     }
     for i in settle(&relay, true) {
-        emit(conn, cfg.seed, i, report, totals).await;
+        emit(conn, cfg.seed, i, report, &cfg.state).await;
     }
     debug!("connection closed");
 }
@@ -214,7 +196,7 @@ async fn pump(
     mut from: OwnedReadHalf,
     mut to: OwnedWriteHalf,
     relay: Arc<Mutex<Relay>>,
-    faults: Arc<Vec<ActiveFault>>,
+    state: Arc<ProxyState>,
     started: Instant,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -232,7 +214,10 @@ async fn pump(
             match n {
                 None => r.flush_held(dir, &mut out),
                 Some(0) => r.eof(dir, &mut out),
-                Some(n) => r.feed(dir, &buf[..n], started.elapsed(), &faults, &mut out),
+                Some(n) => {
+                    let faults = state.faults();
+                    r.feed(dir, &buf[..n], started.elapsed(), &faults, &mut out);
+                }
             }
         }
         let n = n.unwrap_or(0);
@@ -255,17 +240,9 @@ async fn emit(
     seed: u64,
     i: Injection,
     report: &mpsc::Sender<ReportLine>,
-    totals: &Mutex<Totals>,
+    state: &ProxyState,
 ) {
-    if let Ok(mut t) = totals.lock() {
-        t.injections += 1;
-        match i.verdict {
-            Some(Verdict::Pass) => t.pass += 1,
-            Some(Verdict::NonStrict) => t.non_strict += 1,
-            Some(Verdict::Fail) => t.fail += 1,
-            Some(Verdict::Info) | None => t.info += 1,
-        }
-    }
+    state.count_verdict(i.verdict);
     info!(fault = %i.fault, dir = i.dir.as_str(), verdict = ?i.verdict, "fault settled");
     let _ = report.send(ReportLine::new(conn, seed, i)).await;
 }
@@ -320,7 +297,7 @@ pub async fn report_writer(
 
 /// The address a listener is on, for the banner.
 pub fn describe(listen: SocketAddr, cfg: &ProxyConfig) -> String {
-    let faults: Vec<&str> = cfg.faults.iter().map(|f| f.spec.text.as_str()).collect();
+    let faults: Vec<String> = cfg.state.list().into_iter().map(|f| f.spec).collect();
     format!(
         "wschaos proxy listening on {listen}, upstream {}, seed {}, faults: {}",
         cfg.upstream,
