@@ -419,3 +419,83 @@ async fn control_api_switches_chaos_on_and_off_at_runtime() {
     proxy.stop().await;
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slicing_and_latency_stay_transparent() {
+    let server = spawn_echo_server("127.0.0.1:0", ServerFlaw::None)
+        .await
+        .unwrap();
+    let proxy = Proxy::start(
+        server.addr,
+        &["slice:max=3", "latency@c2s:ms=60,jitter=5"],
+        1,
+        500,
+    )
+    .await;
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/", proxy.addr))
+        .await
+        .unwrap();
+    for i in 0..6 {
+        let m = message(i);
+        let sent = std::time::Instant::now();
+        ws.send(m.clone()).await.unwrap();
+        let echoed = tokio::time::timeout(Duration::from_secs(20), ws.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!(echoed, m, "message {i} through 3-byte slices");
+        // A lower bound only: the delay was added, however slow the machine.
+        assert!(
+            sent.elapsed() >= Duration::from_millis(60),
+            "no latency on message {i}"
+        );
+    }
+    let (lines, _) = proxy.stop().await;
+    assert!(lines.is_empty(), "transport faults make no verdict lines");
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bandwidth_limit_and_reset() {
+    let server = spawn_echo_server("127.0.0.1:0", ServerFlaw::None)
+        .await
+        .unwrap();
+    // 800 kbit/s is 100 kB/s: 40 kB each way cannot take under 0.4 s.
+    let proxy = Proxy::start(server.addr, &["bandwidth:kbps=800"], 1, 500).await;
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/", proxy.addr))
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    ws.send(Message::binary(vec![7u8; 40_000])).await.unwrap();
+    let echoed = tokio::time::timeout(Duration::from_secs(20), ws.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(echoed.len(), 40_000);
+    assert!(
+        started.elapsed() >= Duration::from_millis(400),
+        "{:?}",
+        started.elapsed()
+    );
+    proxy.stop().await;
+
+    let proxy = Proxy::start(server.addr, &["reset:after=100ms"], 1, 500).await;
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/", proxy.addr))
+        .await
+        .unwrap();
+    ws.send(Message::text("before the reset")).await.unwrap();
+    assert_eq!(
+        ws.next().await.unwrap().unwrap(),
+        Message::text("before the reset")
+    );
+    // After 100 ms both TCP connections are reset: the client sees an error, no Close.
+    let end = tokio::time::timeout(Duration::from_secs(5), ws.next())
+        .await
+        .unwrap();
+    assert!(matches!(end, Some(Err(_)) | None), "{end:?}");
+    let (_, totals) = proxy.stop().await;
+    assert_eq!(totals.connections, 1);
+    server.shutdown().await;
+}

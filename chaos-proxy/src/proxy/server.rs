@@ -9,6 +9,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -20,7 +22,8 @@ use tracing::{Instrument, debug, info, info_span, warn};
 use wschaos_codec::handshake::{MAX_HANDSHAKE_BYTES, parse_request};
 
 use crate::proxy::fault::Dir;
-use crate::proxy::relay::{Injection, Relay};
+use crate::proxy::fault::Transport;
+use crate::proxy::relay::{ActiveFault, Injection, Relay};
 use crate::proxy::state::ProxyState;
 pub use crate::proxy::state::Totals;
 use crate::report::{Observed, Verdict};
@@ -134,6 +137,12 @@ async fn handle(
             Err(_) => return refuse(&mut client, &cfg.upstream, "connect timed out").await,
         };
     let _ = upstream.set_nodelay(true);
+    let reset = reset_after(&cfg.state.faults(), cfg.seed, conn);
+    if reset.is_some() {
+        // Closing with a zero linger sends RST instead of FIN.
+        let _ = client.set_zero_linger();
+        let _ = upstream.set_zero_linger();
+    }
     let started = Instant::now();
     let relay = Arc::new(Mutex::new(Relay::new(cfg.seed, conn, cfg.reaction_timeout)));
     let (client_rd, client_wr) = client.into_split();
@@ -148,6 +157,7 @@ async fn handle(
         up_wr,
         relay.clone(),
         cfg.state.clone(),
+        (cfg.seed, conn),
         started,
         shutdown.clone(),
     );
@@ -157,6 +167,7 @@ async fn handle(
         client_wr,
         relay.clone(),
         cfg.state.clone(),
+        (cfg.seed, conn),
         started,
         shutdown.clone(),
     );
@@ -179,9 +190,19 @@ async fn handle(
             }
         }
     };
+    let reset_timer = async {
+        match reset {
+            Some(after) => {
+                tokio::time::sleep(after).await;
+                info!("reset: dropping both connections");
+            }
+            None => std::future::pending().await,
+        }
+    };
     tokio::select! {
         _ = async { tokio::join!(c2s, s2c) } => {}
         _ = timer => {}
+        _ = reset_timer => {}
     }
     for i in settle(&relay, true) {
         emit(conn, cfg.seed, i, report, &cfg.state).await;
@@ -197,11 +218,13 @@ async fn pump(
     mut to: OwnedWriteHalf,
     relay: Arc<Mutex<Relay>>,
     state: Arc<ProxyState>,
+    (seed, conn): (u64, u64),
     started: Instant,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut buf = vec![0u8; CHUNK];
     let mut out = Vec::with_capacity(CHUNK + MAX_HANDSHAKE_BYTES);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ conn.rotate_left(17) ^ (dir as u64 + 1));
     loop {
         // `None`: shutdown, not the peer closing.
         let n = tokio::select! {
@@ -221,8 +244,14 @@ async fn pump(
             }
         }
         let n = n.unwrap_or(0);
-        if !out.is_empty() && to.write_all(&out).await.is_err() {
-            break;
+        if !out.is_empty() {
+            let faults = state.faults();
+            if deliver(&mut to, &out, dir, &faults, &mut rng, started)
+                .await
+                .is_err()
+            {
+                break;
+            }
         }
         if n == 0 {
             break;
@@ -233,6 +262,63 @@ async fn pump(
         }
     }
     let _ = to.shutdown().await;
+}
+
+/// Writes `out` to `to` through the transport faults active in `dir`: latency
+/// before, slices of bounded size, and a pause after for the bandwidth limit.
+async fn deliver(
+    to: &mut OwnedWriteHalf,
+    out: &[u8],
+    dir: Dir,
+    faults: &[ActiveFault],
+    rng: &mut ChaCha8Rng,
+    started: Instant,
+) -> std::io::Result<()> {
+    let (mut delay_ms, mut slice, mut kbps) = (0u64, usize::MAX, u64::MAX);
+    for f in faults.iter().filter(|f| f.spec.dir.matches(dir)) {
+        let Some(t) = f.fault.transport() else {
+            continue;
+        };
+        if f.spec.trigger.after.is_some_and(|a| started.elapsed() < a) {
+            continue;
+        }
+        if f.spec.trigger.p.is_some_and(|p| rng.random::<f64>() >= p) {
+            continue;
+        }
+        match t {
+            Transport::Latency { ms, jitter } => delay_ms += ms + rng.random_range(0..=jitter),
+            Transport::Slice { max } => slice = slice.min(max),
+            Transport::Bandwidth { kbps: k } => kbps = kbps.min(k),
+            Transport::Reset => {}
+        }
+    }
+    if delay_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+    }
+    if slice == usize::MAX {
+        to.write_all(out).await?;
+    } else {
+        for piece in out.chunks(slice) {
+            to.write_all(piece).await?;
+            to.flush().await?;
+        }
+    }
+    if kbps != u64::MAX {
+        // kilobits per second: bytes * 8 / kbps milliseconds.
+        tokio::time::sleep(Duration::from_micros(out.len() as u64 * 8_000 / kbps)).await;
+    }
+    Ok(())
+}
+
+/// When a `reset` fault is to hit this connection, how long after it opened.
+fn reset_after(faults: &[ActiveFault], seed: u64, conn: u64) -> Option<Duration> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ conn.wrapping_mul(0xA24B_AED4_963E_E407));
+    faults
+        .iter()
+        .filter(|f| f.fault.transport() == Some(Transport::Reset))
+        .filter(|f| f.spec.trigger.p.is_none_or(|p| rng.random::<f64>() < p))
+        .map(|f| f.spec.trigger.after.unwrap_or(Duration::ZERO))
+        .min()
 }
 
 async fn emit(

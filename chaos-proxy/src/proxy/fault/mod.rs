@@ -9,17 +9,21 @@ use std::time::Duration;
 use wschaos_codec::{CloseCode, FrameHeader};
 
 mod bad_close_code;
+mod bandwidth;
 mod bitflip_header;
 mod flip_mask;
 mod fragment_control;
 mod inject_extension;
 mod invalid_utf8;
+mod latency;
 mod length_msb;
 mod non_minimal_length;
 mod orphan_continuation;
 mod oversize_control;
 mod reserved_opcode;
+mod reset;
 mod set_rsv;
+mod slice;
 mod strip_extensions;
 
 /// The direction traffic flows in.
@@ -108,6 +112,10 @@ pub const NAMES: &[&str] = &[
     "bitflip-header",
     "strip-extensions",
     "inject-extension",
+    "latency",
+    "slice",
+    "bandwidth",
+    "reset",
 ];
 
 impl FaultSpec {
@@ -203,6 +211,21 @@ impl FaultSpec {
         }
     }
 
+    /// Only these fault-specific keys are allowed.
+    fn only(&self, keys: &[&str]) -> Result<(), SpecError> {
+        match self.params.keys().find(|k| !keys.contains(&k.as_str())) {
+            None => Ok(()),
+            Some(k) => Err(SpecError::BadValue {
+                spec: self.text.clone(),
+                problem: format!(
+                    "{} takes no key {k:?} (keys: {})",
+                    self.name,
+                    keys.join(", ")
+                ),
+            }),
+        }
+    }
+
     fn no_params(&self) -> Result<(), SpecError> {
         match self.params.keys().next() {
             None => Ok(()),
@@ -292,12 +315,26 @@ pub struct HeadEdit {
     pub expect: HeadExpect,
 }
 
+/// What a transport fault does to a direction's byte stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Latency { ms: u64, jitter: u64 },
+    Slice { max: usize },
+    Bandwidth { kbps: u64 },
+    Reset,
+}
+
 /// A fault. Implementations are small and pure: they see one frame or one head
 /// and return an edit; when and where they fire is the relay's business.
 pub trait Fault: Send + Sync + std::fmt::Debug {
     /// Edits a frame header (and payload) to make exactly one violation, or `None`
     /// when this frame is not one the fault can act on.
     fn edit_frame(&self, _ctx: &FrameCtx<'_>, _rand: u64) -> Option<FrameEdit> {
+        None
+    }
+
+    /// A transport fault acts on the TCP stream, not on frames.
+    fn transport(&self) -> Option<Transport> {
         None
     }
 
@@ -374,6 +411,38 @@ pub fn build(spec: &FaultSpec) -> Result<Box<dyn Fault>, SpecError> {
             spec.no_params()?;
             Box::new(inject_extension::InjectExtension)
         }
+        "latency" => {
+            spec.only(&["ms", "jitter"])?;
+            let ms = spec.param::<u64>("ms")?.unwrap_or(100);
+            let jitter = spec.param::<u64>("jitter")?.unwrap_or(0);
+            Box::new(latency::Latency { ms, jitter })
+        }
+        "slice" => {
+            spec.only(&["max"])?;
+            let max = spec.param::<usize>("max")?.unwrap_or(1);
+            if max == 0 {
+                return Err(SpecError::BadValue {
+                    spec: spec.text.clone(),
+                    problem: "max=0: slices need at least one byte".into(),
+                });
+            }
+            Box::new(slice::Slice { max })
+        }
+        "bandwidth" => {
+            spec.only(&["kbps"])?;
+            let kbps = spec
+                .param::<u64>("kbps")?
+                .filter(|&k| k > 0)
+                .ok_or_else(|| SpecError::BadValue {
+                    spec: spec.text.clone(),
+                    problem: "bandwidth needs kbps=N with N > 0".into(),
+                })?;
+            Box::new(bandwidth::Bandwidth { kbps })
+        }
+        "reset" => {
+            spec.no_params()?;
+            Box::new(reset::Reset)
+        }
         other => return Err(SpecError::UnknownFault(other.to_owned())),
     })
 }
@@ -393,6 +462,14 @@ mod tests {
         assert_eq!(s.trigger.nth, Some(3));
         assert_eq!(s.trigger.after, Some(Duration::from_millis(250)));
         assert!(FaultSpec::parse("strip-extensions@s2c").is_ok());
+        for ok in [
+            "latency:ms=10,jitter=2",
+            "slice:max=1",
+            "bandwidth@s2c:kbps=64",
+            "reset:after=2s,p=0.5",
+        ] {
+            assert!(FaultSpec::parse(ok).is_ok(), "{ok}");
+        }
     }
 
     #[test]
@@ -407,6 +484,10 @@ mod tests {
             ("set-rsv:bit=4", "bit=4"),
             ("bad-close-code:code=1000", "valid close code"),
             ("flip-mask:p", "expected NAME"),
+            ("slice:max=0", "max=0"),
+            ("bandwidth", "kbps"),
+            ("latency:delay=5", "keys: ms, jitter"),
+            ("latency:ms=soon", "ms=soon"),
             ("", "expected NAME"),
         ] {
             let e = FaultSpec::parse(spec).unwrap_err().to_string();
