@@ -151,26 +151,16 @@ async fn handle(
         let mut r = relay.lock().unwrap_or_else(|e| e.into_inner());
         if finish { r.finish() } else { r.take_settled() }
     };
-    let c2s = pump(
-        Dir::C2s,
-        client_rd,
-        up_wr,
-        relay.clone(),
-        cfg.state.clone(),
-        (cfg.seed, conn),
+    let ctx = ConnCtx {
+        relay: relay.clone(),
+        state: cfg.state.clone(),
+        seed: cfg.seed,
+        conn,
         started,
-        shutdown.clone(),
-    );
-    let s2c = pump(
-        Dir::S2c,
-        up_rd,
-        client_wr,
-        relay.clone(),
-        cfg.state.clone(),
-        (cfg.seed, conn),
-        started,
-        shutdown.clone(),
-    );
+        shutdown: shutdown.clone(),
+    };
+    let c2s = pump(Dir::C2s, client_rd, up_wr, ctx.clone());
+    let s2c = pump(Dir::S2c, up_rd, client_wr, ctx);
     let timer = async {
         loop {
             let next = relay
@@ -212,16 +202,26 @@ async fn handle(
 
 /// Relays one direction until EOF, error or shutdown, then half-closes the other
 /// side so the peer sees the end too.
-async fn pump(
-    dir: Dir,
-    mut from: OwnedReadHalf,
-    mut to: OwnedWriteHalf,
+/// What both directions of one connection share.
+#[derive(Clone)]
+struct ConnCtx {
     relay: Arc<Mutex<Relay>>,
     state: Arc<ProxyState>,
-    (seed, conn): (u64, u64),
+    seed: u64,
+    conn: u64,
     started: Instant,
-    mut shutdown: watch::Receiver<bool>,
-) {
+    shutdown: watch::Receiver<bool>,
+}
+
+async fn pump(dir: Dir, mut from: OwnedReadHalf, mut to: OwnedWriteHalf, ctx: ConnCtx) {
+    let ConnCtx {
+        relay,
+        state,
+        seed,
+        conn,
+        started,
+        mut shutdown,
+    } = ctx;
     let mut buf = vec![0u8; CHUNK];
     let mut out = Vec::with_capacity(CHUNK + MAX_HANDSHAKE_BYTES);
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ conn.rotate_left(17) ^ (dir as u64 + 1));
