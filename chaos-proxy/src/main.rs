@@ -154,6 +154,10 @@ enum Command {
         /// HOST:PORT for the control API (HTTP/JSON; keep it on loopback).
         #[arg(long)]
         api: Option<String>,
+        /// Save the streams of every connection a fault hit here (replay files
+        /// and relay fuzz seeds).
+        #[arg(long)]
+        record: Option<PathBuf>,
     },
     /// Print the case catalogue with the expected reactions.
     Cases {
@@ -379,17 +383,15 @@ async fn run(command: Command) -> anyhow::Result<u8> {
             report,
             reaction_timeout_ms,
             api,
+            record,
         } => {
-            run_proxy(
-                listen,
-                upstream,
-                faults,
-                seed,
+            let opts = ProxyOpts {
                 report,
                 reaction_timeout_ms,
                 api,
-            )
-            .await
+                record,
+            };
+            run_proxy(listen, upstream, faults, seed, opts).await
         }
         Command::Cases {
             format,
@@ -427,18 +429,29 @@ async fn run(command: Command) -> anyhow::Result<u8> {
     }
 }
 
+struct ProxyOpts {
+    report: Option<PathBuf>,
+    reaction_timeout_ms: u64,
+    api: Option<String>,
+    record: Option<PathBuf>,
+}
+
 async fn run_proxy(
     listen: String,
     upstream: String,
     faults: Vec<String>,
     seed: Option<u64>,
-    report: Option<PathBuf>,
-    reaction_timeout_ms: u64,
-    api: Option<String>,
+    opts: ProxyOpts,
 ) -> anyhow::Result<u8> {
     use wschaos::proxy::fault::FaultSpec;
     use wschaos::proxy::server::{ProxyConfig, describe, report_writer, run};
     use wschaos::proxy::state::ProxyState;
+    let ProxyOpts {
+        report,
+        reaction_timeout_ms,
+        api,
+        record,
+    } = opts;
 
     let specs = faults
         .iter()
@@ -462,6 +475,7 @@ async fn run_proxy(
         state: state.clone(),
         reaction_timeout: Duration::from_millis(reaction_timeout_ms),
         connect_timeout: Duration::from_secs(5),
+        record,
     };
     eprintln!("{}", describe(listener.local_addr()?, &cfg));
     // Open the report before serving, so a bad path fails at once.

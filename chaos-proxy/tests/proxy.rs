@@ -29,6 +29,16 @@ struct Proxy {
 
 impl Proxy {
     async fn start(upstream: SocketAddr, faults: &[&str], seed: u64, reaction_ms: u64) -> Proxy {
+        Proxy::start_recording(upstream, faults, seed, reaction_ms, None).await
+    }
+
+    async fn start_recording(
+        upstream: SocketAddr,
+        faults: &[&str],
+        seed: u64,
+        reaction_ms: u64,
+        record: Option<std::path::PathBuf>,
+    ) -> Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let specs = faults
@@ -42,6 +52,7 @@ impl Proxy {
             state: state.clone(),
             reaction_timeout: Duration::from_millis(reaction_ms),
             connect_timeout: Duration::from_secs(2),
+            record,
         };
         let (tx, lines) = mpsc::channel(4096);
         let (stop, stop_rx) = watch::channel(false);
@@ -497,5 +508,63 @@ async fn bandwidth_limit_and_reset() {
     assert!(matches!(end, Some(Err(_)) | None), "{end:?}");
     let (_, totals) = proxy.stop().await;
     assert_eq!(totals.connections, 1);
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn record_saves_faulted_connections_as_replay_files_and_fuzz_seeds() {
+    let server = spawn_echo_server("127.0.0.1:0", ServerFlaw::None)
+        .await
+        .unwrap();
+    let dir = std::env::temp_dir().join(format!("wschaos-record-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut proxy = Proxy::start_recording(
+        server.addr,
+        &["flip-mask@c2s:nth=3"],
+        3,
+        2000,
+        Some(dir.clone()),
+    )
+    .await;
+    // Connection 1 sends one frame and drops: no fault, nothing recorded.
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/", proxy.addr))
+        .await
+        .unwrap();
+    ws.send(Message::text("one")).await.unwrap();
+    ws.next().await.unwrap().unwrap();
+    drop(ws);
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/", proxy.addr))
+        .await
+        .unwrap();
+    ws.send(Message::text("one")).await.unwrap();
+    ws.next().await.unwrap().unwrap();
+    ws.send(Message::text("two")).await.unwrap();
+    ws.next().await.unwrap().unwrap();
+    ws.send(Message::text("three")).await.unwrap();
+    let lines = proxy.lines(1).await;
+    assert_eq!(lines[0].conn, 2);
+    drop(ws);
+    proxy.stop().await;
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["conn-2-c2s.bin", "conn-2-s2c.bin", "conn-2.relay"]);
+    // What the server received replays to the same violation.
+    let c2s = std::fs::read(dir.join("conn-2-c2s.bin")).unwrap();
+    let outcome = wschaos_codec::stream::classify(
+        wschaos_codec::ValidatorConfig::new(wschaos_codec::Role::Server),
+        &c2s,
+    );
+    assert_eq!(
+        outcome.violation.map(|(i, v)| (i, v)),
+        Some((2, wschaos_codec::Violation::UnmaskedClientFrame))
+    );
+    // The original traffic is a valid relay fuzz input.
+    let seed = std::fs::read(dir.join("conn-2.relay")).unwrap();
+    assert!(seed.len() > 100);
+    assert_eq!(wschaos::proxy::fuzz::check_relay(&seed), Ok(()));
+    let _ = std::fs::remove_dir_all(&dir);
     server.shutdown().await;
 }

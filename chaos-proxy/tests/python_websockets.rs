@@ -228,6 +228,7 @@ async fn start_proxy(
         ),
         reaction_timeout: Duration::from_secs(2),
         connect_timeout: Duration::from_secs(2),
+        record: None,
     };
     let (tx, rx) = tokio::sync::mpsc::channel(64);
     let (stop, stop_rx) = tokio::sync::watch::channel(false);

@@ -4,6 +4,7 @@
 pub mod api;
 pub mod fault;
 pub mod fuzz;
+pub mod record;
 pub mod relay;
 pub mod server;
 pub mod state;

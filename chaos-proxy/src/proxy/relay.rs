@@ -121,6 +121,7 @@ pub struct Relay {
     injections: Vec<Injection>,
     /// How long a receiver has to react after a fault.
     reaction_timeout: Duration,
+    injected_any: bool,
 }
 
 impl Relay {
@@ -134,6 +135,7 @@ impl Relay {
             deflate: false,
             injections: Vec::new(),
             reaction_timeout,
+            injected_any: false,
         }
     }
 
@@ -214,6 +216,7 @@ impl Relay {
                     }
                     HeadExpect::RefuseOpen | HeadExpect::Info => Vec::new(),
                 };
+                self.injected_any = true;
                 self.injections.push(Injection {
                     fault: f.spec.text.clone(),
                     dir,
@@ -331,6 +334,7 @@ impl Relay {
                 let n = encode_header(&edit.header, &mut buf)
                     .unwrap_or_else(|_| encode_header(&h, &mut buf).unwrap_or(0));
                 out.extend_from_slice(&buf[..n]);
+                self.injected_any = true;
                 let half = self.half(dir);
                 half.injected = true;
                 half.edit = Some((edit.payload, h.mask, 0, h.payload_len));
@@ -515,6 +519,11 @@ impl Relay {
             .filter(|i| i.observed.is_none())
             .map(|i| i.at + self.reaction_timeout)
             .min()
+    }
+
+    /// Whether any fault has been injected on this connection so far.
+    pub fn any_injected(&self) -> bool {
+        self.injected_any
     }
 
     /// permessage-deflate agreed, as the client was told.

@@ -23,6 +23,7 @@ use wschaos_codec::handshake::{MAX_HANDSHAKE_BYTES, parse_request};
 
 use crate::proxy::fault::Dir;
 use crate::proxy::fault::Transport;
+use crate::proxy::record::Recording;
 use crate::proxy::relay::{ActiveFault, Injection, Relay};
 use crate::proxy::state::ProxyState;
 pub use crate::proxy::state::Totals;
@@ -40,6 +41,8 @@ pub struct ProxyConfig {
     pub state: Arc<ProxyState>,
     pub reaction_timeout: Duration,
     pub connect_timeout: Duration,
+    /// `--record DIR`: save the streams of every connection a fault hit.
+    pub record: Option<std::path::PathBuf>,
 }
 
 /// One JSON line of the `--report` file.
@@ -151,8 +154,13 @@ async fn handle(
         let mut r = relay.lock().unwrap_or_else(|e| e.into_inner());
         if finish { r.finish() } else { r.take_settled() }
     };
+    let recording = cfg
+        .record
+        .as_ref()
+        .map(|_| Arc::new(Mutex::new(Recording::default())));
     let ctx = ConnCtx {
         relay: relay.clone(),
+        recording: recording.clone(),
         state: cfg.state.clone(),
         seed: cfg.seed,
         conn,
@@ -194,8 +202,19 @@ async fn handle(
         _ = timer => {}
         _ = reset_timer => {}
     }
+    let faulted = relay
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .any_injected();
     for i in settle(&relay, true) {
         emit(conn, cfg.seed, i, report, &cfg.state).await;
+    }
+    if let (Some(dir), Some(rec), true) = (&cfg.record, &recording, faulted) {
+        let rec = rec.lock().unwrap_or_else(|e| e.into_inner());
+        match rec.write(dir, conn) {
+            Ok(paths) => info!(files = ?paths, truncated = rec.truncated, "connection recorded"),
+            Err(e) => warn!("cannot record connection {conn} in {}: {e}", dir.display()),
+        }
     }
     debug!("connection closed");
 }
@@ -206,6 +225,7 @@ async fn handle(
 #[derive(Clone)]
 struct ConnCtx {
     relay: Arc<Mutex<Relay>>,
+    recording: Option<Arc<Mutex<Recording>>>,
     state: Arc<ProxyState>,
     seed: u64,
     conn: u64,
@@ -216,6 +236,7 @@ struct ConnCtx {
 async fn pump(dir: Dir, mut from: OwnedReadHalf, mut to: OwnedWriteHalf, ctx: ConnCtx) {
     let ConnCtx {
         relay,
+        recording,
         state,
         seed,
         conn,
@@ -242,6 +263,11 @@ async fn pump(dir: Dir, mut from: OwnedReadHalf, mut to: OwnedWriteHalf, ctx: Co
                     r.feed(dir, &buf[..n], started.elapsed(), &faults, &mut out);
                 }
             }
+        }
+        if let (Some(rec), Some(n)) = (&recording, n) {
+            rec.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(dir, &buf[..n], &out);
         }
         let n = n.unwrap_or(0);
         if !out.is_empty() {
