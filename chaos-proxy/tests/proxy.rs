@@ -558,7 +558,7 @@ async fn record_saves_faulted_connections_as_replay_files_and_fuzz_seeds() {
         &c2s,
     );
     assert_eq!(
-        outcome.violation.map(|(i, v)| (i, v)),
+        outcome.violation,
         Some((2, wschaos_codec::Violation::UnmaskedClientFrame))
     );
     // The original traffic is a valid relay fuzz input.
