@@ -239,3 +239,72 @@ fn proxy_rejects_bad_specs_and_addresses_with_exit_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(one_line_error(&out).contains("cannot listen"));
 }
+
+#[test]
+fn proxy_ctrl_c_settles_and_flushes_the_report() {
+    use std::io::{BufRead, BufReader};
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = rt
+        .block_on(spawn_echo_server("127.0.0.1:0", ServerFlaw::None))
+        .unwrap();
+    let dir = std::env::temp_dir().join(format!("wschaos-sigint-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let report = dir.join("faults.jsonl");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wschaos"))
+        .args([
+            "proxy",
+            "--listen",
+            "127.0.0.1:0",
+            "--upstream",
+            &server.addr.to_string(),
+        ])
+        .args([
+            "--fault",
+            "flip-mask@c2s",
+            "--seed",
+            "4",
+            "--report",
+            report.to_str().unwrap(),
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut banner = String::new();
+    stderr.read_line(&mut banner).unwrap();
+    let addr = banner
+        .split("listening on ")
+        .nth(1)
+        .and_then(|r| r.split(',').next())
+        .unwrap_or_else(|| panic!("banner: {banner}"))
+        .to_owned();
+    rt.block_on(async {
+        use futures_util::SinkExt;
+        let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/"))
+            .await
+            .unwrap();
+        ws.send(tokio_tungstenite::tungstenite::Message::text("hi"))
+            .await
+            .unwrap();
+        // Leave the connection open: Ctrl-C must settle it.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let status = Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let mut rest = String::new();
+        let _ = std::io::Read::read_to_string(&mut stderr, &mut rest);
+        let code = child.wait().unwrap().code();
+        drop(ws);
+        assert!(rest.contains("1 faults injected: 1 pass"), "{rest}");
+        assert_eq!(code, Some(0));
+    });
+    let lines = std::fs::read_to_string(&report).unwrap();
+    assert_eq!(lines.lines().count(), 1, "{lines}");
+    let line: serde_json::Value = serde_json::from_str(lines.trim()).unwrap();
+    assert_eq!(line["verdict"], "pass");
+    assert_eq!(line["observed"]["code"], 1002);
+    rt.block_on(server.shutdown());
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -18,8 +18,13 @@ use wschaos_codec::OpCode;
 use wschaos_codec::mask::apply_mask;
 use wschaos_codec::parse::{Event, FrameParser};
 
-/// How long a failing endpoint waits for the peer's Close (or EOF) after sending its own.
+/// How long an endpoint waits for the peer's Close (or EOF) after sending its own.
 pub(crate) const CLOSE_WAIT: Duration = Duration::from_secs(1);
+
+/// After *failing* the connection the wait is short: RFC 6455 7.1.7 lets the
+/// endpoint close TCP right away, and the peer's Close may sit behind the rest of
+/// the bad frame, where it cannot be found.
+const FAIL_WAIT: Duration = Duration::from_millis(250);
 
 /// Close frame reasons must fit a 125-byte control payload after the 2-byte code.
 const MAX_REASON: usize = 123;
@@ -123,7 +128,7 @@ where
     if let Err(failed) = send_close(ws, code, reason, Instant::now() + CLOSE_WAIT).await {
         return failed;
     }
-    let peer = await_close(ws.get_mut(), CLOSE_WAIT).await;
+    let peer = await_close(ws.get_mut(), FAIL_WAIT).await;
     format!("sent Close {}, then {peer}", u16::from(code))
 }
 

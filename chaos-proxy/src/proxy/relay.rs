@@ -521,6 +521,11 @@ impl Relay {
             .min()
     }
 
+    /// The first Close each direction carried: `[c2s, s2c]`, code and reason.
+    pub fn closes(&self) -> [Option<(Option<u16>, String)>; 2] {
+        [self.c2s.closed.clone(), self.s2c.closed.clone()]
+    }
+
     /// Whether any fault has been injected on this connection so far.
     pub fn any_injected(&self) -> bool {
         self.injected_any

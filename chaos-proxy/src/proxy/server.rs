@@ -22,7 +22,7 @@ use tracing::{Instrument, debug, info, info_span, warn};
 use wschaos_codec::handshake::{MAX_HANDSHAKE_BYTES, parse_request};
 
 use crate::proxy::fault::Dir;
-use crate::proxy::fault::Transport;
+use crate::proxy::fault::{DirSel, Transport};
 use crate::proxy::record::Recording;
 use crate::proxy::relay::{ActiveFault, Injection, Relay};
 use crate::proxy::state::ProxyState;
@@ -51,7 +51,8 @@ pub struct ReportLine {
     pub conn: u64,
     pub seed: u64,
     pub fault: String,
-    pub dir: Dir,
+    /// `c2s`, `s2c`, or `both` (a transport fault on both directions).
+    pub dir: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub frame_index: Option<u64>,
     pub what: String,
@@ -68,7 +69,7 @@ impl ReportLine {
             conn,
             seed,
             fault: i.fault,
-            dir: i.dir,
+            dir: i.dir.as_str().to_owned(),
             frame_index: i.frame_index,
             what: i.what,
             bytes_hex: i.bytes.iter().map(|b| format!("{b:02x}")).collect(),
@@ -141,6 +142,19 @@ async fn handle(
         };
     let _ = upstream.set_nodelay(true);
     let reset = reset_after(&cfg.state.faults(), cfg.seed, conn);
+    // Transport faults active when the connection opened get one verdict each
+    // when it ends: the connection must have kept working through them.
+    let transports: Vec<(String, DirSel, Transport)> = cfg
+        .state
+        .faults()
+        .iter()
+        .filter_map(|f| {
+            f.fault
+                .transport()
+                .map(|t| (f.spec.text.clone(), f.spec.dir, t))
+        })
+        .filter(|(_, _, t)| *t != Transport::Reset || reset.is_some())
+        .collect();
     if reset.is_some() {
         // Closing with a zero linger sends RST instead of FIN.
         let _ = client.set_zero_linger();
@@ -202,10 +216,15 @@ async fn handle(
         _ = timer => {}
         _ = reset_timer => {}
     }
-    let faulted = relay
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .any_injected();
+    let (faulted, closes) = {
+        let r = relay.lock().unwrap_or_else(|e| e.into_inner());
+        (r.any_injected(), r.closes())
+    };
+    for (spec, dir, t) in &transports {
+        let line = transport_line(conn, cfg.seed, spec, *dir, *t, &closes, started.elapsed());
+        cfg.state.count_verdict(line.verdict);
+        let _ = report.send(line).await;
+    }
     for i in settle(&relay, true) {
         emit(conn, cfg.seed, i, report, &cfg.state).await;
     }
@@ -219,8 +238,6 @@ async fn handle(
     debug!("connection closed");
 }
 
-/// Relays one direction until EOF, error or shutdown, then half-closes the other
-/// side so the peer sees the end too.
 /// What both directions of one connection share.
 #[derive(Clone)]
 struct ConnCtx {
@@ -233,6 +250,8 @@ struct ConnCtx {
     shutdown: watch::Receiver<bool>,
 }
 
+/// Relays one direction until EOF, error or shutdown, then half-closes the other
+/// side so the peer sees the end too.
 async fn pump(dir: Dir, mut from: OwnedReadHalf, mut to: OwnedWriteHalf, ctx: ConnCtx) {
     let ConnCtx {
         relay,
@@ -334,6 +353,60 @@ async fn deliver(
         tokio::time::sleep(Duration::from_micros(out.len() as u64 * 8_000 / kbps)).await;
     }
     Ok(())
+}
+
+/// The report line for a transport fault at the end of a connection: `pass` when
+/// neither endpoint failed the connection with an error code (the traffic stayed
+/// valid through the delays and slices), `fail` when one did; a reset is the fault
+/// itself, so it is reported as `info`.
+fn transport_line(
+    conn: u64,
+    seed: u64,
+    spec: &str,
+    dir: DirSel,
+    t: Transport,
+    closes: &[Option<(Option<u16>, String)>; 2],
+    at: Duration,
+) -> ReportLine {
+    let error_close = closes
+        .iter()
+        .flatten()
+        .find(|(code, _)| code.is_some_and(|c| matches!(c, 1002 | 1003 | 1007..=1011)));
+    let (observed, verdict) = match (t, error_close) {
+        (Transport::Reset, _) => (Observed::TcpClose, Verdict::Info),
+        (_, Some((code, reason))) => (
+            Observed::Close {
+                code: *code,
+                reason: reason.clone(),
+            },
+            Verdict::Fail,
+        ),
+        (_, None) => (Observed::Echo, Verdict::Pass),
+    };
+    let what = match t {
+        Transport::Latency { ms, jitter } => {
+            format!("delayed each chunk by {ms} ms (+ up to {jitter} ms)")
+        }
+        Transport::Slice { max } => format!("split writes into at most {max} bytes"),
+        Transport::Bandwidth { kbps } => format!("limited to {kbps} kbit/s"),
+        Transport::Reset => "reset both TCP connections".to_owned(),
+    };
+    ReportLine {
+        conn,
+        seed,
+        fault: spec.to_owned(),
+        dir: match dir {
+            DirSel::One(d) => d.as_str().to_owned(),
+            DirSel::Both => "both".to_owned(),
+        },
+        frame_index: None,
+        what,
+        bytes_hex: String::new(),
+        expected: Vec::new(),
+        observed: Some(observed),
+        verdict: Some(verdict),
+        at_ms: at.as_millis() as u64,
+    }
 }
 
 /// When a `reset` fault is to hit this connection, how long after it opened.
