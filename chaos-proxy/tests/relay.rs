@@ -454,3 +454,26 @@ fn inject_extension_s2c_must_be_refused_and_c2s_is_info() {
     );
     assert_eq!(relay.finish()[0].verdict, Some(Verdict::Info));
 }
+
+#[test]
+fn refused_upgrade_while_the_request_is_incomplete_loses_nothing() {
+    // Found by the proxy_relay fuzzer: the response side used to switch the
+    // request side to opaque mode and drop the request bytes it was holding.
+    let f = faults(&[]);
+    let mut relay = Relay::new(0, 0, Duration::from_secs(2));
+    let partial = b"GET / HTTP/1.1\r\nHost: x\r\n".to_vec();
+    let refused = b"HTTP/1.1 400 Bad Request\r\n\r\n".to_vec();
+    let rest = b"Upgrade: websocket\r\n\r\n\x81\x02hi".to_vec();
+    let (mut c2s, s2c) = run(
+        &mut relay,
+        &f,
+        &[
+            (Dir::C2s, partial.clone()),
+            (Dir::S2c, refused.clone()),
+            (Dir::C2s, rest.clone()),
+        ],
+    );
+    relay.eof(Dir::C2s, &mut c2s);
+    assert_eq!(c2s, [partial, rest].concat());
+    assert_eq!(s2c, refused);
+}

@@ -122,6 +122,8 @@ pub struct Relay {
     /// How long a receiver has to react after a fault.
     reaction_timeout: Duration,
     injected_any: bool,
+    /// The server answered the upgrade with something other than 101.
+    refused: bool,
 }
 
 impl Relay {
@@ -136,6 +138,7 @@ impl Relay {
             injections: Vec::new(),
             reaction_timeout,
             injected_any: false,
+            refused: false,
         }
     }
 
@@ -158,6 +161,10 @@ impl Relay {
         let phase = std::mem::replace(&mut self.half(dir).phase, Phase::Opaque);
         match phase {
             Phase::Opaque => {
+                out.extend_from_slice(input);
+            }
+            Phase::Frames if self.refused => {
+                out.extend_from_slice(self.half(dir).parser.pending_header());
                 out.extend_from_slice(input);
             }
             Phase::Frames => {
@@ -236,6 +243,7 @@ impl Relay {
         }
         out.extend_from_slice(&head);
         match status {
+            None if self.refused => out.extend_from_slice(rest),
             Some(101) | None => {
                 if status.is_some() {
                     // What the client was told, after any edit, is what it judges by.
@@ -250,8 +258,10 @@ impl Relay {
                 self.frames(dir, rest, now, faults, out);
             }
             Some(_) => {
-                // Refused upgrade: whatever follows is HTTP, not frames.
-                self.c2s.phase = Phase::Opaque;
+                // Refused upgrade: whatever follows is HTTP, not frames. The
+                // client's half switches itself on its next bytes, so that what it
+                // holds is flushed into its own direction.
+                self.refused = true;
                 out.extend_from_slice(rest);
             }
         }
