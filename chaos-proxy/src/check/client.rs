@@ -21,7 +21,7 @@ use wschaos_codec::handshake::{
 use crate::catalogue::{Case, Expect, Setup};
 use crate::check::observe::{Answer, ObserveOptions, observe, plan_answers};
 use crate::check::verdict::judge;
-use crate::check::{read_head, write_case, write_repro};
+use crate::check::{case_result, read_head, write_case};
 use crate::report::{CaseResult, Observed, Verdict};
 
 #[derive(Debug, Clone)]
@@ -170,22 +170,12 @@ async fn handle(mut stream: TcpStream, state: &Mutex<State>, cfg: &ClientCheck) 
     let (observed, verdict, note) =
         run_case(&mut stream, &req, &buf[req.head_len..], &case, deadline).await;
     debug!(id = %case.id, ?verdict, "case done");
-    let repro = match (&cfg.repro_dir, verdict) {
-        (Some(dir), Verdict::Fail | Verdict::NonStrict) => write_repro(dir, &case.id, &case.bytes)
-            .ok()
-            .map(|p| p.display().to_string()),
-        _ => None,
-    };
-    let result = CaseResult {
-        id: case.id.clone(),
-        description: case.description.clone(),
-        expected: case.expect.report(),
-        observed,
-        verdict,
-        duration_ms: started.elapsed().as_millis() as u64,
-        note,
-        repro,
-    };
+    let result = case_result(
+        &case,
+        (observed, verdict, note),
+        started.elapsed(),
+        cfg.repro_dir.as_deref(),
+    );
     let mut st = state.lock().await;
     if st.results[index].is_none() {
         st.results[index] = Some(result);

@@ -13,7 +13,8 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::{Instant, timeout_at};
 use wschaos_codec::handshake::{HandshakeError, MAX_HANDSHAKE_BYTES};
 
-use crate::catalogue::Write;
+use crate::catalogue::{Case, Write};
+use crate::report::{CaseResult, Observed, Verdict};
 
 /// Why an HTTP head could not be read.
 #[derive(Debug)]
@@ -72,6 +73,32 @@ where
         stream.flush().await
     })
     .await;
+}
+
+/// The report record of a run case. The bytes of a case that did not pass are
+/// saved in `repro_dir` (when given) for `wschaos replay`.
+pub fn case_result(
+    case: &Case,
+    (observed, verdict, note): (Observed, Verdict, Option<String>),
+    elapsed: std::time::Duration,
+    repro_dir: Option<&Path>,
+) -> CaseResult {
+    let repro = match (repro_dir, verdict) {
+        (Some(dir), Verdict::Fail | Verdict::NonStrict) => write_repro(dir, &case.id, &case.bytes)
+            .ok()
+            .map(|p| p.display().to_string()),
+        _ => None,
+    };
+    CaseResult {
+        id: case.id.clone(),
+        description: case.description.clone(),
+        expected: case.expect.report(),
+        observed,
+        verdict,
+        duration_ms: elapsed.as_millis() as u64,
+        note,
+        repro,
+    }
 }
 
 /// Saves the bytes of a non-pass case for `wschaos replay`; returns the path.

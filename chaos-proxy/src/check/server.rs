@@ -24,7 +24,7 @@ use crate::catalogue::{
 };
 use crate::check::observe::{Answer, ObserveOptions, answers_complete, observe, plan_answers};
 use crate::check::verdict::{judge, observed_of};
-use crate::check::{HeadError, read_head, write_case, write_repro};
+use crate::check::{HeadError, case_result, read_head, write_case};
 use crate::report::{CaseResult, Observed, Verdict};
 use crate::url::WsUrl;
 
@@ -80,23 +80,13 @@ pub async fn run_case(cfg: &ServerCheck, case: &Case) -> CaseResult {
     let started = Instant::now();
     let deadline = started + cfg.timeout;
     let (observed, verdict, note) = drive(cfg, case, deadline).await;
-    let repro = match (&cfg.repro_dir, verdict) {
-        (Some(dir), Verdict::Fail | Verdict::NonStrict) => write_repro(dir, &case.id, &case.bytes)
-            .ok()
-            .map(|p| p.display().to_string()),
-        _ => None,
-    };
     debug!(?verdict, "case done");
-    CaseResult {
-        id: case.id.clone(),
-        description: case.description.clone(),
-        expected: case.expect.report(),
-        observed,
-        verdict,
-        duration_ms: started.elapsed().as_millis() as u64,
-        note,
-        repro,
-    }
+    case_result(
+        case,
+        (observed, verdict, note),
+        started.elapsed(),
+        cfg.repro_dir.as_deref(),
+    )
 }
 
 fn request_for(cfg: &ServerCheck, case: &Case, key: &str) -> (Vec<u8>, Vec<ExtensionOffer>) {
