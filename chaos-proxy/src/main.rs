@@ -72,6 +72,22 @@ impl Output {
     }
 }
 
+/// What check-server and check-client share: which cases, how to report, the
+/// seed and the per-case timeout.
+#[derive(clap::Args)]
+struct CaseRun {
+    /// Run only cases whose id matches a glob (repeatable).
+    #[arg(long = "case")]
+    cases: Vec<String>,
+    #[command(flatten)]
+    output: Output,
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Per-case time to react.
+    #[arg(long, default_value_t = 2000)]
+    timeout_ms: u64,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Start built-in conforming and broken targets and run the server suite on each.
@@ -88,16 +104,8 @@ enum Command {
         /// ws://HOST:PORT/PATH of the server under test.
         #[arg(long)]
         target: String,
-        /// Run only cases whose id matches a glob (repeatable).
-        #[arg(long = "case")]
-        cases: Vec<String>,
         #[command(flatten)]
-        output: Output,
-        #[arg(long)]
-        seed: Option<u64>,
-        /// Per-case time to react.
-        #[arg(long, default_value_t = 2000)]
-        timeout_ms: u64,
+        run: CaseRun,
         /// Offer permessage-deflate and run the deflate.* cases.
         #[arg(long)]
         offer_deflate: bool,
@@ -110,14 +118,8 @@ enum Command {
         /// HOST:PORT to listen on (port 0 picks a free one; the address is printed).
         #[arg(long)]
         listen: String,
-        #[arg(long = "case")]
-        cases: Vec<String>,
         #[command(flatten)]
-        output: Output,
-        #[arg(long)]
-        seed: Option<u64>,
-        #[arg(long, default_value_t = 2000)]
-        timeout_ms: u64,
+        run: CaseRun,
         /// Give up on cases the client has not come for after this many seconds.
         #[arg(long, default_value_t = 120)]
         wait_s: u64,
@@ -263,10 +265,13 @@ async fn run(command: Command) -> anyhow::Result<u8> {
         }
         Command::CheckServer {
             target,
-            cases,
-            output,
-            seed,
-            timeout_ms,
+            run:
+                CaseRun {
+                    cases,
+                    output,
+                    seed,
+                    timeout_ms,
+                },
             offer_deflate,
             jobs,
         } => {
@@ -297,10 +302,13 @@ async fn run(command: Command) -> anyhow::Result<u8> {
         }
         Command::CheckClient {
             listen,
-            cases,
-            output,
-            seed,
-            timeout_ms,
+            run:
+                CaseRun {
+                    cases,
+                    output,
+                    seed,
+                    timeout_ms,
+                },
             wait_s,
         } => {
             let addr: std::net::SocketAddr = listen.parse().map_err(|_| {

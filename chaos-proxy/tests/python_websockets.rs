@@ -78,6 +78,24 @@ fn spawn_server() -> (Kill, String) {
     (guard, url)
 }
 
+/// Asserts every case's verdict is the one `want` gives for its id, listing all
+/// mismatches at once.
+fn assert_verdicts(results: &HashMap<String, CaseResult>, want: impl Fn(&str) -> Verdict) {
+    let mut wrong: Vec<String> = results
+        .iter()
+        .filter(|(id, r)| r.verdict != want(id))
+        .map(|(id, r)| {
+            let w = want(id);
+            format!(
+                "{id}: want {w:?}, got {:?} {:?} {:?}",
+                r.verdict, r.observed, r.note
+            )
+        })
+        .collect();
+    wrong.sort();
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}
+
 fn by_id(results: Vec<CaseResult>) -> HashMap<String, CaseResult> {
     results.into_iter().map(|r| (r.id.clone(), r)).collect()
 }
@@ -107,27 +125,16 @@ async fn websockets_server_verdicts() {
         .map(|c| (c.id.clone(), c.expect.clone()))
         .collect();
     let results = by_id(run_suite(&cfg, cases).await);
-    let mut wrong = Vec::new();
-    for (id, r) in &results {
-        let want = match &expects[id] {
-            Expect::Info => Verdict::Info,
-            // websockets validates UTF-8 when the application reads a text
-            // message, after its protocol layer has already answered the ping
-            // that followed: the ping gets a pong (non-strict, see README).
-            _ if id.starts_with("after-valid.utf8.") || id == "after-valid.deflate.bad-utf8" => {
-                Verdict::NonStrict
-            }
-            _ => Verdict::Pass,
-        };
-        if r.verdict != want {
-            wrong.push(format!(
-                "{id}: want {want:?}, got {:?} {:?} {:?}",
-                r.verdict, r.observed, r.note
-            ));
+    assert_verdicts(&results, |id| match &expects[id] {
+        Expect::Info => Verdict::Info,
+        // websockets validates UTF-8 when the application reads a text
+        // message, after its protocol layer has already answered the ping
+        // that followed: the ping gets a pong (non-strict, see README).
+        _ if id.starts_with("after-valid.utf8.") || id == "after-valid.deflate.bad-utf8" => {
+            Verdict::NonStrict
         }
-    }
-    wrong.sort();
-    assert!(wrong.is_empty(), "{wrong:#?}");
+        _ => Verdict::Pass,
+    });
     assert!(
         results.keys().any(|id| id.starts_with("deflate.")),
         "deflate cases ran"
@@ -168,24 +175,13 @@ async fn websockets_client_verdicts() {
             .unwrap(),
     );
     drop(client);
-    let mut wrong = Vec::new();
-    for (id, r) in &results {
-        let want = match (&expects[id], id.as_str()) {
-            (Expect::Info, _) => Verdict::Info,
-            // websockets offers permessage-deflate but treats it as optional:
-            // proceeding without it is legal and reported as info.
-            (_, "extension.stripped") => Verdict::Info,
-            _ => Verdict::Pass,
-        };
-        if r.verdict != want {
-            wrong.push(format!(
-                "{id}: want {want:?}, got {:?} {:?} {:?}",
-                r.verdict, r.observed, r.note
-            ));
-        }
-    }
-    wrong.sort();
-    assert!(wrong.is_empty(), "{wrong:#?}");
+    assert_verdicts(&results, |id| match (&expects[id], id) {
+        (Expect::Info, _) => Verdict::Info,
+        // websockets offers permessage-deflate but treats it as optional:
+        // proceeding without it is legal and reported as info.
+        (_, "extension.stripped") => Verdict::Info,
+        _ => Verdict::Pass,
+    });
 }
 
 /// Runs the Python round-trip client against `url`; returns (exit ok, its line).

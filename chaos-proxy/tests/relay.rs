@@ -50,6 +50,23 @@ fn run(relay: &mut Relay, faults: &[ActiveFault], chunks: &[(Dir, Vec<u8>)]) -> 
     (c2s, s2c)
 }
 
+/// Runs a plain handshake (with or without permessage-deflate), then `after`;
+/// returns what was forwarded after the two heads, per direction.
+fn after_handshake(
+    relay: &mut Relay,
+    faults: &[ActiveFault],
+    deflate: bool,
+    after: &[(Dir, Vec<u8>)],
+) -> (Vec<u8>, Vec<u8>) {
+    let mut chunks = vec![(Dir::C2s, request(deflate)), (Dir::S2c, response(deflate))];
+    chunks.extend_from_slice(after);
+    let (c2s, s2c) = run(relay, faults, &chunks);
+    (
+        c2s[request(deflate).len().min(c2s.len())..].to_vec(),
+        s2c[response(deflate).len().min(s2c.len())..].to_vec(),
+    )
+}
+
 fn frames_c2s() -> Vec<u8> {
     [
         Frame::text("hello"),
@@ -122,16 +139,8 @@ proptest! {
 fn flip_mask_c2s_makes_one_violation_and_the_servers_1002_passes() {
     let f = faults(&["flip-mask@c2s"]);
     let mut relay = Relay::new(5, 1, Duration::from_secs(2));
-    let (c2s, _) = run(
-        &mut relay,
-        &f,
-        &[
-            (Dir::C2s, request(false)),
-            (Dir::S2c, response(false)),
-            (Dir::C2s, frames_c2s()),
-        ],
-    );
-    let after_head = &c2s[request(false).len()..];
+    let (c2s, _) = after_handshake(&mut relay, &f, false, &[(Dir::C2s, frames_c2s())]);
+    let after_head = &c2s;
     let outcome = classify(ValidatorConfig::new(Role::Server), after_head);
     assert_eq!(outcome.violation, Some((0, Violation::UnmaskedClientFrame)));
     // The payload was unmasked with the key that was removed: plaintext survives.
@@ -167,19 +176,8 @@ fn flip_mask_c2s_makes_one_violation_and_the_servers_1002_passes() {
 fn flip_mask_s2c_masks_a_server_frame_and_tcp_close_is_non_strict() {
     let f = faults(&["flip-mask@s2c"]);
     let mut relay = Relay::new(5, 1, Duration::from_secs(2));
-    let (_, s2c) = run(
-        &mut relay,
-        &f,
-        &[
-            (Dir::C2s, request(false)),
-            (Dir::S2c, response(false)),
-            (Dir::S2c, frames_s2c()),
-        ],
-    );
-    let outcome = classify(
-        ValidatorConfig::new(Role::Client),
-        &s2c[response(false).len()..],
-    );
+    let (_, s2c) = after_handshake(&mut relay, &f, false, &[(Dir::S2c, frames_s2c())]);
+    let outcome = classify(ValidatorConfig::new(Role::Client), &s2c);
     assert_eq!(
         outcome.violation.map(|(_, v)| v),
         Some(Violation::MaskedServerFrame)
@@ -208,19 +206,8 @@ fn each_frame_fault_is_the_violation_it_names() {
     ] {
         let f = faults(&[spec]);
         let mut relay = Relay::new(0, 0, Duration::from_secs(2));
-        let (c2s, _) = run(
-            &mut relay,
-            &f,
-            &[
-                (Dir::C2s, request(false)),
-                (Dir::S2c, response(false)),
-                (Dir::C2s, frames_c2s()),
-            ],
-        );
-        let outcome = classify(
-            ValidatorConfig::new(Role::Server),
-            &c2s[request(false).len()..],
-        );
+        let (c2s, _) = after_handshake(&mut relay, &f, false, &[(Dir::C2s, frames_c2s())]);
+        let outcome = classify(ValidatorConfig::new(Role::Server), &c2s);
         let got = outcome.violation.map(|(_, v)| v);
         match (&violation, &got) {
             (Violation::ReservedOpcode(_), Some(Violation::ReservedOpcode(_))) => {}
@@ -230,19 +217,8 @@ fn each_frame_fault_is_the_violation_it_names() {
     // Non-minimal length is not a violation: reported as info.
     let f = faults(&["non-minimal-length@c2s"]);
     let mut relay = Relay::new(0, 0, Duration::from_secs(2));
-    let (c2s, _) = run(
-        &mut relay,
-        &f,
-        &[
-            (Dir::C2s, request(false)),
-            (Dir::S2c, response(false)),
-            (Dir::C2s, frames_c2s()),
-        ],
-    );
-    let outcome = classify(
-        ValidatorConfig::new(Role::Server),
-        &c2s[request(false).len()..],
-    );
+    let (c2s, _) = after_handshake(&mut relay, &f, false, &[(Dir::C2s, frames_c2s())]);
+    let outcome = classify(ValidatorConfig::new(Role::Server), &c2s);
     assert!(outcome.violation.is_none() && outcome.notices.len() == 1);
     let done = relay.finish();
     assert_eq!(done[0].verdict, Some(Verdict::Info));
@@ -252,21 +228,13 @@ fn each_frame_fault_is_the_violation_it_names() {
 fn set_rsv1_respects_negotiated_deflate() {
     let f = faults(&["set-rsv@c2s:bit=1"]);
     let mut relay = Relay::new(0, 0, Duration::from_secs(2));
-    let (c2s, _) = run(
-        &mut relay,
-        &f,
-        &[
-            (Dir::C2s, request(true)),
-            (Dir::S2c, response(true)),
-            (Dir::C2s, frames_c2s()),
-        ],
-    );
+    let (c2s, _) = after_handshake(&mut relay, &f, true, &[(Dir::C2s, frames_c2s())]);
     assert!(relay.deflate());
     // RSV1 on the first text frame would be legal compression; the ping gets it.
     let done = relay.finish();
     assert_eq!(done[0].frame_index, Some(2));
     let config = ValidatorConfig::new(Role::Server).with_deflate(Default::default());
-    let outcome = classify(config, &c2s[request(true).len()..]);
+    let outcome = classify(config, &c2s);
     assert_eq!(
         outcome.violation.map(|(_, v)| v),
         Some(Violation::Rsv1OnControl)
@@ -359,16 +327,8 @@ fn oversize_control_pads_with_masked_bytes_that_decode() {
     let f = faults(&["oversize-control@c2s"]);
     let mut relay = Relay::new(0, 0, Duration::from_secs(2));
     let ping = Frame::ping(b"p").masked(KEY).encode().unwrap();
-    let (c2s, _) = run(
-        &mut relay,
-        &f,
-        &[
-            (Dir::C2s, request(false)),
-            (Dir::S2c, response(false)),
-            (Dir::C2s, ping),
-        ],
-    );
-    let frame = &c2s[request(false).len()..];
+    let (c2s, _) = after_handshake(&mut relay, &f, false, &[(Dir::C2s, ping)]);
+    let frame = &c2s;
     // 2 + 2 (16-bit length) + 4 (key) + 126 payload bytes, the padding masked too.
     assert_eq!(frame.len(), 134);
     let mut payload = frame[8..].to_vec();
@@ -382,19 +342,8 @@ fn bitflip_header_expectation_comes_from_the_validator() {
     for seed in 0..30 {
         let f = faults(&["bitflip-header@c2s"]);
         let mut relay = Relay::new(seed, 0, Duration::from_secs(2));
-        let (c2s, _) = run(
-            &mut relay,
-            &f,
-            &[
-                (Dir::C2s, request(false)),
-                (Dir::S2c, response(false)),
-                (Dir::C2s, frames_c2s()),
-            ],
-        );
-        let outcome = classify(
-            ValidatorConfig::new(Role::Server),
-            &c2s[request(false).len()..],
-        );
+        let (c2s, _) = after_handshake(&mut relay, &f, false, &[(Dir::C2s, frames_c2s())]);
+        let outcome = classify(ValidatorConfig::new(Role::Server), &c2s);
         let (_, violation) = outcome.violation.expect("every flip is a violation");
         let done = relay.finish();
         let expected: Vec<u16> = violation
