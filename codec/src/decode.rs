@@ -3,8 +3,8 @@
 //! read what an endpoint sent; `classify` uses it to judge whole byte streams.
 
 use crate::frame::FrameHeader;
-use crate::mask::apply_mask_copy;
-use crate::parse::{Event, FrameParser};
+use crate::mask::{apply_mask_copy, unmask_into_padded};
+use crate::parse::{Event, FrameParser, decode_header};
 use crate::validate::{FrameDone, Validator, ValidatorConfig};
 use crate::violation::Violation;
 
@@ -102,6 +102,12 @@ impl Decoder {
                 }
                 State::Open => {}
             }
+            if self.parser.at_frame_boundary() {
+                if let Some(rest) = self.whole_frame(input, on_event)? {
+                    input = rest;
+                    continue;
+                }
+            }
             let (n, event) = self.parser.parse(input);
             input = &input[n..];
             match event {
@@ -138,5 +144,50 @@ impl Decoder {
                 }
             }
         }
+    }
+
+    /// The fast path: when a whole frame of at most the scratch size is at the
+    /// start of `input`, it is decoded in one step, with the same events and
+    /// checks as the parser's three (header, payload, end). Returns the input
+    /// after the frame, or `None` (nothing taken) to use the parser.
+    fn whole_frame<'i>(
+        &mut self,
+        input: &'i [u8],
+        on_event: &mut dyn FnMut(DecoderEvent<'_>),
+    ) -> Result<Option<&'i [u8]>, Violation> {
+        let Some((h, hlen)) = decode_header(input) else {
+            return Ok(None);
+        };
+        let rest = &input[hlen..];
+        let Some(len) = usize::try_from(h.payload_len)
+            .ok()
+            .filter(|&n| n <= rest.len() && n <= self.scratch.len())
+        else {
+            return Ok(None);
+        };
+        let (payload, rest) = rest.split_at(len);
+        self.frames += 1;
+        on_event(DecoderEvent::Header(h));
+        self.validator.on_header(&h)?;
+        if len > 0 {
+            let data: &[u8] = match h.mask {
+                None => payload,
+                Some(key) => {
+                    // `len <= SCRATCH`, a multiple of 8, so the padding fits.
+                    unmask_into_padded(payload, &mut self.scratch, key);
+                    &self.scratch[..len]
+                }
+            };
+            self.validator
+                .on_payload(data, &mut |d| on_event(DecoderEvent::Data(d)))?;
+        }
+        let done = self
+            .validator
+            .on_frame_end(&mut |d| on_event(DecoderEvent::Data(d)))?;
+        if matches!(done, FrameDone::Close { .. }) {
+            self.state = State::Closed;
+        }
+        on_event(DecoderEvent::Done(done));
+        Ok(Some(rest))
     }
 }

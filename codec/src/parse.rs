@@ -40,6 +40,7 @@ impl Default for FrameParser {
 }
 
 /// Total header length implied by the second header byte (length and mask bits).
+#[inline]
 pub fn header_len(b1: u8) -> usize {
     let ext = match b1 & 0x7F {
         126 => 2,
@@ -50,6 +51,7 @@ pub fn header_len(b1: u8) -> usize {
 }
 
 /// Decodes a header from the start of `buf`; `None` when `buf` is too short.
+#[inline]
 pub fn decode_header(buf: &[u8]) -> Option<(FrameHeader, usize)> {
     let (&b0, &b1) = (buf.first()?, buf.get(1)?);
     let len = header_len(b1);

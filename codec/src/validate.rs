@@ -127,6 +127,7 @@ impl Validator {
     }
 
     /// Checks a header against the frame rules and the connection state.
+    #[inline]
     pub fn on_header(&mut self, h: &FrameHeader) -> Result<(), Violation> {
         if let OpCode::Data(Data::Reserved(v)) | OpCode::Control(Control::Reserved(v)) = h.opcode {
             return Err(Violation::ReservedOpcode(v));
@@ -213,6 +214,7 @@ impl Validator {
 
     /// Checks a chunk of unmasked payload. `sink` receives the frame's data as the
     /// application would see it: inflated for compressed messages.
+    #[inline]
     pub fn on_payload(
         &mut self,
         data: &[u8],
@@ -255,6 +257,7 @@ impl Validator {
     }
 
     /// Ends the current frame and says what it was.
+    #[inline(always)]
     pub fn on_frame_end(&mut self, sink: &mut dyn FnMut(&[u8])) -> Result<FrameDone, Violation> {
         match self.frame.take() {
             Some(FrameKind::Close) => self.finish_close(),
@@ -263,27 +266,30 @@ impl Validator {
             Some(FrameKind::Data { fin: false }) => Ok(FrameDone::Fragment),
             Some(FrameKind::Data { fin: true }) => {
                 let max = self.config.max_message_size;
-                let Some(mut m) = self.message.take() else {
+                // Worked on in place, not `take()`n: moving the struct right after
+                // `on_payload` updated its fields stalls on store forwarding.
+                let Some(m) = self.message.as_mut() else {
                     return Ok(FrameDone::Fragment);
                 };
+                let mut result = Ok(());
                 if m.compressed {
                     if let Some(inflater) = self.inflater.as_mut() {
-                        inflater
-                            .finish_message(&mut |out| accept_app_data(&mut m, out, max, sink))
-                            .map_err(inflate_violation)?;
+                        result = inflater
+                            .finish_message(&mut |out| accept_app_data(m, out, max, sink))
+                            .map_err(inflate_violation);
                     }
                 }
-                if m.kind == MessageKind::Text && m.utf8.finish().is_err() {
-                    return Err(Violation::InvalidUtf8Text);
+                let (kind, size) = (m.kind, m.size);
+                if result.is_ok() && kind == MessageKind::Text && m.utf8.finish().is_err() {
+                    result = Err(Violation::InvalidUtf8Text);
                 }
-                Ok(FrameDone::Message {
-                    kind: m.kind,
-                    size: m.size,
-                })
+                self.message = None;
+                result.map(|()| FrameDone::Message { kind, size })
             }
         }
     }
 
+    #[inline(never)]
     fn finish_close(&mut self) -> Result<FrameDone, Violation> {
         let payload = &self.close_buf[..self.close_len];
         match payload {
