@@ -1,8 +1,10 @@
-//! Codec throughput, ours beside tungstenite 0.30 on the same bytes in the same
-//! run: parse + unmask + validate a stream of client frames as a server would.
+//! Codec throughput, ours beside tungstenite 0.30 and fastwebsockets 0.10 on the
+//! same bytes in the same run: read a stream of client frames from an in-memory
+//! socket, parse, unmask and validate them, as a server would.
 //! Workloads: many small frames (2-125 bytes), 1 KiB, 64 KiB, and a 16 MiB message
 //! in 1 MiB fragments. Also masking against a plain copy on 64 KiB.
-//! Run: `cargo bench -p wschaos-codec --bench codec`. Figures: BENCHMARKS.md.
+//! Run: `cargo bench -p wschaos-codec --bench codec` (or `scripts/bench codec` for the
+//! ratio table). Figures: BENCHMARKS.md.
 
 use std::hint::black_box;
 
@@ -15,17 +17,27 @@ use workloads::{KEY, ours, tungstenite as theirs};
 
 fn codec(c: &mut Criterion) {
     let workloads = workloads::all();
+    let rt = workloads::runtime();
     for (name, bytes) in &workloads {
+        let want = ours(bytes);
         assert_eq!(
-            ours(bytes),
+            want,
             theirs(bytes),
-            "{name}: both read the same data"
+            "{name}: tungstenite reads the same data"
+        );
+        assert_eq!(
+            want,
+            workloads::fastwebsockets(&rt, bytes),
+            "{name}: fastwebsockets reads the same data"
         );
         let mut g = c.benchmark_group(format!("parse/{name}"));
         g.throughput(Throughput::Bytes(bytes.len() as u64));
         g.sample_size(20);
         g.bench_function("wschaos", |b| b.iter(|| ours(black_box(bytes))));
         g.bench_function("tungstenite", |b| b.iter(|| theirs(black_box(bytes))));
+        g.bench_function("fastwebsockets", |b| {
+            b.iter(|| workloads::fastwebsockets(&rt, black_box(bytes)))
+        });
         g.finish();
     }
     let mut buf = vec![0u8; 65536];

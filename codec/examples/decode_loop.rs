@@ -5,6 +5,9 @@
 #[path = "../benches/support/workloads.rs"]
 mod workloads;
 
+/// One decoder under test: reads a whole stream, returns the data bytes seen.
+type Decode<'a> = dyn Fn(&[u8]) -> u64 + 'a;
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let (Some(who), Some(name)) = (args.first(), args.get(1)) else {
@@ -16,9 +19,11 @@ fn main() {
         eprintln!("unknown workload {name:?}");
         std::process::exit(2);
     };
-    let run: fn(&[u8]) -> u64 = match who.as_str() {
-        "wschaos" => workloads::ours,
-        "tungstenite" => workloads::tungstenite,
+    let rt = workloads::runtime();
+    let run: Box<Decode<'_>> = match who.as_str() {
+        "wschaos" => Box::new(workloads::ours),
+        "tungstenite" => Box::new(workloads::tungstenite),
+        "fastwebsockets" => Box::new(|b| workloads::fastwebsockets(&rt, b)),
         _ => {
             eprintln!("unknown decoder {who:?}");
             std::process::exit(2);

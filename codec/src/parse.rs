@@ -51,7 +51,7 @@ pub fn header_len(b1: u8) -> usize {
 }
 
 /// Decodes a header from the start of `buf`; `None` when `buf` is too short.
-#[inline]
+#[inline(always)]
 pub fn decode_header(buf: &[u8]) -> Option<(FrameHeader, usize)> {
     let (&b0, &b1) = (buf.first()?, buf.get(1)?);
     let len = header_len(b1);

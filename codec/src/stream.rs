@@ -90,7 +90,7 @@ pub fn classify_chunks<'a>(
             }
             DecoderEvent::Done(done) => {
                 if let Some(f) = frames.last_mut() {
-                    f.done = Some(done);
+                    f.done = Some(done.clone());
                 }
             }
         };

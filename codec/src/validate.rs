@@ -214,7 +214,7 @@ impl Validator {
 
     /// Checks a chunk of unmasked payload. `sink` receives the frame's data as the
     /// application would see it: inflated for compressed messages.
-    #[inline]
+    #[inline(always)]
     pub fn on_payload(
         &mut self,
         data: &[u8],

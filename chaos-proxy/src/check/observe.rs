@@ -68,7 +68,7 @@ impl Collector {
                 let answer = match done {
                     FrameDone::Fragment => return,
                     FrameDone::Message { kind, .. } => Answer::Message {
-                        kind,
+                        kind: *kind,
                         data: std::mem::take(&mut self.message),
                     },
                     FrameDone::Ping => Answer::Ping(std::mem::take(&mut self.control)),
@@ -77,7 +77,7 @@ impl Collector {
                         self.control.clear();
                         Answer::Close {
                             code: code.map(u16::from),
-                            reason,
+                            reason: reason.clone(),
                         }
                     }
                 };

@@ -59,17 +59,30 @@ pub fn all() -> Vec<(&'static str, Vec<u8>)> {
     ]
 }
 
-/// Ours: the streaming `Decoder` (no message assembly). Returns data bytes seen.
+/// How much each decoder reads from the in-memory socket at a time. Every
+/// decoder copies the stream into its own buffer through a `read` call, as from a
+/// real socket; ours uses the proxy's read size.
+pub const READ_SIZE: usize = 16 * 1024;
+
+/// Ours: the streaming `Decoder` (no message assembly), fed from a reused read
+/// buffer. Returns the data bytes seen.
 pub fn ours(bytes: &[u8]) -> u64 {
+    let mut socket = Mem(bytes);
+    let mut buf = vec![0u8; READ_SIZE];
     let mut d = Decoder::new(ValidatorConfig::new(Role::Server));
     let mut n = 0u64;
-    d.feed(bytes, &mut |ev| {
-        if let DecoderEvent::Data(x) = ev {
-            n += x.len() as u64;
+    loop {
+        let got = socket.read(&mut buf).unwrap();
+        if got == 0 {
+            return n;
         }
-    })
-    .unwrap();
-    n
+        d.feed(&buf[..got], &mut |ev| {
+            if let DecoderEvent::Data(x) = ev {
+                n += x.len() as u64;
+            }
+        })
+        .unwrap();
+    }
 }
 
 /// An in-memory socket: reads from a slice, swallows writes.
@@ -101,4 +114,65 @@ pub fn tungstenite(bytes: &[u8]) -> u64 {
         n += m.len() as u64;
     }
     n
+}
+
+impl tokio::io::AsyncRead for Mem<'_> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        let n = buf.remaining().min(self.0.len());
+        buf.put_slice(&self.0[..n]);
+        self.0 = &self.0[n..];
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+impl tokio::io::AsyncWrite for Mem<'_> {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        b: &[u8],
+    ) -> std::task::Poll<io::Result<usize>> {
+        std::task::Poll::Ready(Ok(b.len()))
+    }
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+}
+
+/// fastwebsockets 0.10's `WebSocket::read_frame` (frames, no message assembly,
+/// like ours). The in-memory socket never blocks, so one `block_on` per stream on
+/// a current-thread runtime adds no scheduling. It checks less than we do (no
+/// masking direction, no fragmentation order), which favours it.
+pub fn fastwebsockets(rt: &tokio::runtime::Runtime, bytes: &[u8]) -> u64 {
+    use fastwebsockets::{OpCode as FOp, Role as FRole, WebSocket as FWebSocket};
+    rt.block_on(async {
+        let mut ws = FWebSocket::after_handshake(Mem(bytes), FRole::Server);
+        ws.set_max_message_size(64 << 20);
+        let mut n = 0u64;
+        while let Ok(frame) = ws.read_frame().await {
+            if matches!(frame.opcode, FOp::Binary | FOp::Text | FOp::Continuation) {
+                n += frame.payload.len() as u64;
+            }
+        }
+        n
+    })
+}
+
+/// The runtime `fastwebsockets` runs on.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a current-thread runtime")
 }
