@@ -39,6 +39,11 @@ fn main() -> std::io::Result<()> {
                 data: case.bytes.clone(),
             };
             write(&root.join("frame_split"), &name, &split.to_bytes())?;
+            if receiver == Role::Server && !case.needs_deflate {
+                // The raw pair reads one client stream, no config bytes.
+                write(&root.join("raw_wschaos"), &name, &case.bytes)?;
+                write(&root.join("raw_tungstenite"), &name, &case.bytes)?;
+            }
             if !case.needs_deflate {
                 let diff = DiffInput {
                     receiver,

@@ -244,6 +244,33 @@ impl Write for MemStream<'_> {
     }
 }
 
+/// tungstenite reading `bytes` as a server, the way it reads a socket, until its
+/// first error; returns the data bytes of the messages it delivered. The
+/// `raw_tungstenite` fuzz target: the peer in the fuzzing-speed comparison.
+pub fn tungstenite_read_all(bytes: &[u8]) -> u64 {
+    let stream = MemStream {
+        input: bytes,
+        read_size: usize::MAX,
+        written: Vec::new(),
+    };
+    // Limits as in `tungstenite_verdict`: without a frame limit it would allocate
+    // a frame's declared length up front.
+    let limit = Some(crate::validate::DEFAULT_MAX_MESSAGE_SIZE as usize);
+    let config = WebSocketConfig::default()
+        .max_message_size(limit)
+        .max_frame_size(limit);
+    let mut ws = WebSocket::from_raw_socket(stream, TRole::Server, Some(config));
+    let mut n = 0u64;
+    // Every successful read consumes at least one frame header (2 bytes).
+    for _ in 0..=bytes.len() / 2 + 1 {
+        match ws.read() {
+            Ok(m) => n += m.len() as u64,
+            Err(_) => break,
+        }
+    }
+    n
+}
+
 /// Tungstenite's verdict and its error text.
 fn tungstenite_verdict(input: &DiffInput, bytes: &[u8], max: u64) -> (Verdict, Option<String>) {
     let read_size = if input.read_size == 0 {

@@ -320,7 +320,39 @@ pub const TARGETS: &[&str] = &[
     "handshake_response",
     #[cfg(feature = "differential")]
     "differential_tungstenite",
+    "raw_wschaos",
+    #[cfg(feature = "differential")]
+    "raw_tungstenite",
 ];
+
+/// `raw_wschaos`: the input as a client's byte stream, decoded once by a server's
+/// `Decoder` in one read, the way `raw_tungstenite` reads it with tungstenite.
+/// The pair measures the two parsers' fuzzing speed in the same setup
+/// (`scripts/bench-fuzz`); this one also checks that the decoder never reports
+/// more data, or consumes more input, than it was given.
+pub fn check_raw(data: &[u8]) -> Result<(), String> {
+    let mut decoder = crate::Decoder::new(ValidatorConfig::new(Role::Server));
+    let mut seen = 0usize;
+    let fed = decoder.feed(data, &mut |ev| {
+        if let crate::DecoderEvent::Data(d) = ev {
+            seen += d.len();
+        }
+    });
+    if seen > data.len() {
+        return Err(format!(
+            "{seen} data bytes out of {} input bytes",
+            data.len()
+        ));
+    }
+    match fed {
+        Ok(fed) if fed.consumed > data.len() => Err(format!(
+            "consumed {} of {} input bytes",
+            fed.consumed,
+            data.len()
+        )),
+        _ => Ok(()),
+    }
+}
 
 /// Runs one fuzz target's check on raw fuzzer bytes.
 pub fn run(target: &str, data: &[u8]) -> Result<(), String> {
@@ -340,6 +372,12 @@ pub fn run(target: &str, data: &[u8]) -> Result<(), String> {
         "differential_tungstenite" => {
             crate::differential::check(&crate::differential::DiffInput::from_bytes(data))
                 .map(|_| ())
+        }
+        "raw_wschaos" => check_raw(data),
+        #[cfg(feature = "differential")]
+        "raw_tungstenite" => {
+            crate::differential::tungstenite_read_all(data);
+            Ok(())
         }
         other => Err(format!("unknown fuzz target {other:?}")),
     }
