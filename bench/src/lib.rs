@@ -1,0 +1,91 @@
+//! Proxy throughput benchmark (issue 5): the pieces `scripts/bench-proxy` runs as
+//! separate processes, each on 127.0.0.1 only.
+//!
+//! - [`load`]: a lean closed-loop WebSocket client on the project's codec (one
+//!   message in flight per connection), reporting messages/s, bytes/s and the
+//!   round-trip latency percentiles as one JSON line;
+//! - [`copy_proxy`]: a plain byte-copying TCP proxy, the floor any proxy is
+//!   measured against;
+//! - [`echo`]: a lean frame-level echo server on the same codec, so that the
+//!   upstream costs as little CPU as possible and the proxies' cost shows.
+
+pub mod copy_proxy;
+pub mod echo;
+pub mod load;
+
+use std::net::{Ipv4Addr, SocketAddr};
+
+/// A `ws://127.0.0.1:PORT/PATH` URL, split; any other host is refused, so the
+/// benchmark can never load a machine other than this one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoopbackUrl {
+    pub addr: SocketAddr,
+    /// `127.0.0.1:PORT`, as sent in the Host header.
+    pub host: String,
+    pub path: String,
+}
+
+impl LoopbackUrl {
+    pub fn parse(url: &str) -> anyhow::Result<LoopbackUrl> {
+        let rest = url
+            .strip_prefix("ws://")
+            .ok_or_else(|| anyhow::anyhow!("bad url {url:?}: expected ws://127.0.0.1:PORT/"))?;
+        let (authority, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, "/"),
+        };
+        let (host, port) = authority
+            .rsplit_once(':')
+            .ok_or_else(|| anyhow::anyhow!("bad url {url:?}: expected ws://127.0.0.1:PORT/"))?;
+        if host != "127.0.0.1" {
+            anyhow::bail!(
+                "refusing host {host:?} in {url:?}: the benchmark connects only to 127.0.0.1"
+            );
+        }
+        let port: u16 = port
+            .parse()
+            .map_err(|_| anyhow::anyhow!("bad port {port:?} in {url:?}"))?;
+        Ok(LoopbackUrl {
+            addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+            host: authority.to_owned(),
+            path: path.to_owned(),
+        })
+    }
+}
+
+/// Parses a `--listen` / `--upstream` address and refuses anything off loopback.
+pub fn loopback_addr(what: &str, s: &str) -> anyhow::Result<SocketAddr> {
+    let addr: SocketAddr = s
+        .parse()
+        .map_err(|_| anyhow::anyhow!("bad {what} address {s:?}: expected 127.0.0.1:PORT"))?;
+    if !addr.ip().is_loopback() {
+        anyhow::bail!("refusing {what} address {s:?}: the benchmark stays on loopback");
+    }
+    Ok(addr)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_accepts_loopback_only() {
+        let u = LoopbackUrl::parse("ws://127.0.0.1:9001/echo").unwrap();
+        assert_eq!(u.addr, "127.0.0.1:9001".parse().unwrap());
+        assert_eq!(u.host, "127.0.0.1:9001");
+        assert_eq!(u.path, "/echo");
+        assert_eq!(LoopbackUrl::parse("ws://127.0.0.1:1").unwrap().path, "/");
+        for bad in [
+            "ws://example.com:80/",
+            "ws://10.0.0.1:80/",
+            "ws://localhost:80/",
+            "wss://127.0.0.1:80/",
+            "ws://127.0.0.1/",
+            "ws://127.0.0.1:x/",
+        ] {
+            assert!(LoopbackUrl::parse(bad).is_err(), "{bad}");
+        }
+        assert!(loopback_addr("listen", "127.0.0.1:0").is_ok());
+        assert!(loopback_addr("listen", "0.0.0.0:0").is_err());
+    }
+}

@@ -1,0 +1,138 @@
+//! `wschaos-bench`: the processes of `scripts/bench-proxy` (issue 5's proxy
+//! throughput benchmark). Loopback only. Servers print their address on stdout
+//! line 1 and serve until killed; `load` prints one JSON line and exits.
+
+use std::io::Write as _;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use wschaos_bench::{copy_proxy, echo, load, loopback_addr};
+
+#[derive(Parser)]
+#[command(
+    name = "wschaos-bench",
+    version,
+    about = "Proxy throughput benchmark pieces: load generator, echo server, plain copy proxy"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Plain byte-copying TCP proxy (the floor); prints its address, then serves.
+    CopyProxy {
+        /// Address to bind, e.g. 127.0.0.1:0 for an ephemeral port.
+        #[arg(long)]
+        listen: String,
+        /// 127.0.0.1:PORT to relay to.
+        #[arg(long)]
+        upstream: String,
+        /// Runtime worker threads (default: tokio's, one per core, as `wschaos proxy`).
+        #[arg(long)]
+        threads: Option<usize>,
+    },
+    /// Lean frame-level echo server on the codec; prints `listening on ws://ADDR/`.
+    EchoServer {
+        #[arg(long)]
+        listen: String,
+        /// Runtime worker threads (default: tokio's, as `wschaos-target server`).
+        #[arg(long)]
+        threads: Option<usize>,
+    },
+    /// Closed-loop echo load; prints one JSON line.
+    Load {
+        /// ws://127.0.0.1:PORT/ (no other host is accepted).
+        #[arg(long)]
+        url: String,
+        /// Payload bytes per message.
+        #[arg(long)]
+        size: usize,
+        /// Connections, each with one message in flight.
+        #[arg(long, default_value_t = 1)]
+        conns: usize,
+        /// Measured seconds.
+        #[arg(long, default_value_t = 3.0)]
+        secs: f64,
+        /// Seconds of traffic before the measured window.
+        #[arg(long, default_value_t = 0.5)]
+        warmup_secs: f64,
+        /// Runtime worker threads.
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
+    },
+}
+
+fn runtime(threads: Option<usize>) -> anyhow::Result<tokio::runtime::Runtime> {
+    let mut b = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = threads {
+        anyhow::ensure!(n >= 1, "--threads must be at least 1");
+        b.worker_threads(n);
+    }
+    b.enable_all().build().context("starting the tokio runtime")
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse().command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("wschaos-bench: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::CopyProxy {
+            listen,
+            upstream,
+            threads,
+        } => {
+            let listen = loopback_addr("listen", &listen)?;
+            let upstream = loopback_addr("upstream", &upstream)?;
+            runtime(threads)?.block_on(async {
+                let listener = tokio::net::TcpListener::bind(listen)
+                    .await
+                    .with_context(|| format!("cannot listen on {listen}"))?;
+                println!("{}", listener.local_addr()?);
+                std::io::stdout().flush()?;
+                copy_proxy::serve(listener, upstream).await?;
+                Ok(())
+            })
+        }
+        Command::EchoServer { listen, threads } => {
+            let listen = loopback_addr("listen", &listen)?;
+            runtime(threads)?.block_on(async {
+                let listener = tokio::net::TcpListener::bind(listen)
+                    .await
+                    .with_context(|| format!("cannot listen on {listen}"))?;
+                println!("listening on ws://{}/", listener.local_addr()?);
+                std::io::stdout().flush()?;
+                echo::serve(listener).await?;
+                Ok(())
+            })
+        }
+        Command::Load {
+            url,
+            size,
+            conns,
+            secs,
+            warmup_secs,
+            threads,
+        } => {
+            let cfg = load::LoadConfig {
+                url,
+                size,
+                conns,
+                secs,
+                warmup_secs,
+            };
+            let result = runtime(Some(threads))?.block_on(load::run(&cfg))?;
+            println!("{}", result.to_json());
+            Ok(())
+        }
+    }
+}
