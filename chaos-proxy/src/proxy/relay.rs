@@ -522,6 +522,11 @@ impl Relay {
         self.take_settled()
     }
 
+    /// Whether injections are held, pending or settled but not yet taken.
+    pub fn has_injections(&self) -> bool {
+        !self.injections.is_empty()
+    }
+
     /// The earliest time a pending injection times out, for the caller's timer.
     pub fn next_deadline(&self) -> Option<Duration> {
         self.injections

@@ -15,7 +15,7 @@ use serde::Serialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::sync::{Notify, Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tracing::{Instrument, debug, info, info_span, warn};
@@ -172,6 +172,7 @@ async fn handle(
         .record
         .as_ref()
         .map(|_| Arc::new(Mutex::new(Recording::default())));
+    let injected = Arc::new(Notify::new());
     let ctx = ConnCtx {
         relay: relay.clone(),
         recording: recording.clone(),
@@ -180,19 +181,30 @@ async fn handle(
         conn,
         started,
         shutdown: shutdown.clone(),
+        injected: injected.clone(),
     };
-    let c2s = pump(Dir::C2s, client_rd, up_wr, ctx.clone());
-    let s2c = pump(Dir::S2c, up_rd, client_wr, ctx);
+    // One task per direction, so each has its own backpressure and the two can
+    // run on different workers; they keep this connection's tracing span.
+    let span = tracing::Span::current();
+    let mut pumps = JoinSet::new();
+    pumps.spawn(pump(Dir::C2s, client_rd, up_wr, ctx.clone()).instrument(span.clone()));
+    pumps.spawn(pump(Dir::S2c, up_rd, client_wr, ctx).instrument(span));
+    // Reports injections as they settle. It sleeps until the earliest reaction
+    // deadline, or, with none pending, until a pump says the relay holds an
+    // injection: an idle connection costs no wake-ups.
     let timer = async {
         loop {
             let next = relay
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .next_deadline();
-            let wait = next.map_or(Duration::from_millis(200), |d| {
-                d.saturating_sub(started.elapsed())
-            });
-            tokio::time::sleep(wait.max(Duration::from_millis(1))).await;
+            match next {
+                Some(d) => {
+                    let wait = d.saturating_sub(started.elapsed());
+                    tokio::time::sleep(wait.max(Duration::from_millis(1))).await;
+                }
+                None => injected.notified().await,
+            }
             relay
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
@@ -212,10 +224,14 @@ async fn handle(
         }
     };
     tokio::select! {
-        _ = async { tokio::join!(c2s, s2c) } => {}
+        _ = async { while pumps.join_next().await.is_some() {} } => {}
         _ = timer => {}
         _ = reset_timer => {}
     }
+    // After a reset the pumps are dropped with their sockets; after a normal end
+    // both have finished and this does nothing.
+    pumps.abort_all();
+    while pumps.join_next().await.is_some() {}
     let (faulted, closes) = {
         let r = relay.lock().unwrap_or_else(|e| e.into_inner());
         (r.any_injected(), r.closes())
@@ -248,6 +264,8 @@ struct ConnCtx {
     conn: u64,
     started: Instant,
     shutdown: watch::Receiver<bool>,
+    /// Wakes the connection's timer: the relay holds an injection to settle.
+    injected: Arc<Notify>,
 }
 
 /// Relays one direction until EOF, error or shutdown, then half-closes the other
@@ -261,27 +279,35 @@ async fn pump(dir: Dir, mut from: OwnedReadHalf, mut to: OwnedWriteHalf, ctx: Co
         conn,
         started,
         mut shutdown,
+        injected,
     } = ctx;
     let mut buf = vec![0u8; CHUNK];
     let mut out = Vec::with_capacity(CHUNK + MAX_HANDSHAKE_BYTES);
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ conn.rotate_left(17) ^ (dir as u64 + 1));
+    // Made once: a fresh `changed()` per read would register and drop a waiter
+    // on the watch channel every connection shares.
+    let mut stop = std::pin::pin!(shutdown.changed());
     loop {
         // `None`: shutdown, not the peer closing.
         let n = tokio::select! {
-            _ = shutdown.changed() => None,
+            biased;
+            _ = &mut stop => None,
             r = from.read(&mut buf) => Some(r.unwrap_or(0)),
         };
         out.clear();
-        {
+        // One snapshot per chunk, for the relay and for delivery.
+        let faults = state.faults();
+        let wake_timer = {
             let mut r = relay.lock().unwrap_or_else(|e| e.into_inner());
             match n {
                 None => r.flush_held(dir, &mut out),
                 Some(0) => r.eof(dir, &mut out),
-                Some(n) => {
-                    let faults = state.faults();
-                    r.feed(dir, &buf[..n], started.elapsed(), &faults, &mut out);
-                }
+                Some(n) => r.feed(dir, &buf[..n], started.elapsed(), &faults, &mut out),
             }
+            r.has_injections()
+        };
+        if wake_timer {
+            injected.notify_one();
         }
         if let (Some(rec), Some(n)) = (&recording, n) {
             rec.lock()
@@ -289,14 +315,12 @@ async fn pump(dir: Dir, mut from: OwnedReadHalf, mut to: OwnedWriteHalf, ctx: Co
                 .push(dir, &buf[..n], &out);
         }
         let n = n.unwrap_or(0);
-        if !out.is_empty() {
-            let faults = state.faults();
-            if deliver(&mut to, &out, dir, &faults, &mut rng, started)
+        if !out.is_empty()
+            && deliver(&mut to, &out, dir, &faults, &mut rng, started)
                 .await
                 .is_err()
-            {
-                break;
-            }
+        {
+            break;
         }
         if n == 0 {
             break;
