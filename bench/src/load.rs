@@ -269,3 +269,77 @@ impl Conn {
         }
     }
 }
+
+/// The checker's floor: `count` bare sessions, at most `jobs` at a time, each a
+/// connect, an upgrade, one 20-byte echo and a Close handshake; no test cases.
+/// Returns the wall time. `scripts/bench-checker` sets it beside the full
+/// catalogue run against the same server with the same concurrency.
+pub async fn sessions(url: &str, count: usize, jobs: usize) -> anyhow::Result<Duration> {
+    let url = LoopbackUrl::parse(url)?;
+    if count == 0 || jobs == 0 || count > 100_000 || jobs > 1024 {
+        bail!("--count must be in 1..=100000 and --jobs in 1..=1024");
+    }
+    let started = Instant::now();
+    let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(jobs));
+    let mut running = JoinSet::new();
+    for i in 0..count {
+        let (url, permits) = (url.clone(), permits.clone());
+        running.spawn(async move {
+            let _permit = permits.acquire_owned().await?;
+            tokio::time::timeout(ECHO_GRACE, session(&url, i as u64))
+                .await
+                .map_err(|_| anyhow::anyhow!("session {i} took over {ECHO_GRACE:?}"))?
+        });
+    }
+    while let Some(r) = running.join_next().await {
+        r.context("session task")??;
+    }
+    Ok(started.elapsed())
+}
+
+async fn session(url: &LoopbackUrl, i: u64) -> anyhow::Result<()> {
+    let mut conn = connect(url, i).await?;
+    let mut rng = SmallRng::seed_from_u64(0xc105e ^ i);
+    let payload = [b'x'; 20];
+    let mut frame = Vec::with_capacity(64);
+    write_frame(
+        &FrameHeader::new(OpCode::BINARY, Some(rng.random()), 20),
+        &payload,
+        &mut frame,
+    )?;
+    conn.tcp.write_all(&frame).await?;
+    let mut rbuf = vec![0u8; 4096];
+    conn.receive(&mut FrameParser::new(), &mut rbuf, &payload)
+        .await?;
+    frame.clear();
+    let close = 1000u16.to_be_bytes();
+    write_frame(
+        &FrameHeader::new(OpCode::CLOSE, Some(rng.random()), 2),
+        &close,
+        &mut frame,
+    )?;
+    conn.tcp.write_all(&frame).await?;
+    // The server's Close, then its end of the TCP connection.
+    let mut parser = FrameParser::new();
+    let mut closed = false;
+    loop {
+        let n = conn.tcp.read(&mut rbuf).await?;
+        if n == 0 {
+            break;
+        }
+        let mut input = &rbuf[..n];
+        loop {
+            let (used, ev) = parser.parse(input);
+            input = &input[used..];
+            match ev {
+                None => break,
+                Some(Event::Header(h)) => closed |= h.opcode == OpCode::CLOSE,
+                Some(_) => {}
+            }
+        }
+    }
+    if !closed {
+        bail!("{} ended the session without a Close frame", url.addr);
+    }
+    Ok(())
+}

@@ -63,6 +63,17 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         threads: usize,
     },
+    /// The checker's floor: COUNT bare sessions (upgrade, one echo, Close), JOBS
+    /// at a time; prints one JSON line with the wall time.
+    Sessions {
+        /// ws://127.0.0.1:PORT/ (no other host is accepted).
+        #[arg(long)]
+        url: String,
+        #[arg(long)]
+        count: usize,
+        #[arg(long, default_value_t = 16)]
+        jobs: usize,
+    },
 }
 
 fn runtime(threads: Option<usize>) -> anyhow::Result<tokio::runtime::Runtime> {
@@ -132,6 +143,16 @@ fn run(command: Command) -> anyhow::Result<()> {
             };
             let result = runtime(Some(threads))?.block_on(load::run(&cfg))?;
             println!("{}", result.to_json());
+            Ok(())
+        }
+        Command::Sessions { url, count, jobs } => {
+            let wall = runtime(None)?.block_on(load::sessions(&url, count, jobs))?;
+            let json = serde_json::json!({
+                "sessions": count,
+                "jobs": jobs,
+                "wall_ms": (wall.as_secs_f64() * 1e4).round() / 10.0,
+            });
+            println!("{json}");
             Ok(())
         }
     }

@@ -104,3 +104,27 @@ async fn load_against_the_tungstenite_echo_server() {
     assert!(r.messages > 0, "{r:?}");
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_complete_the_close_handshake_against_both_servers() {
+    // The lean echo server and the tokio-tungstenite sample server both answer
+    // the Close; the floor counts only sessions that ended with one.
+    let lean = echo::spawn("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let sample =
+        wschaos_targets::spawn_echo_server("127.0.0.1:0", wschaos_targets::ServerFlaw::None)
+            .await
+            .unwrap();
+    for url in [format!("ws://{lean}/"), format!("ws://{}/", sample.addr)] {
+        let wall = tokio::time::timeout(Duration::from_secs(20), load::sessions(&url, 20, 4))
+            .await
+            .expect("sessions must stop by themselves")
+            .unwrap_or_else(|e| panic!("{url}: {e:#}"));
+        assert!(wall > Duration::ZERO);
+    }
+    assert!(load::sessions("ws://10.1.2.3:80/", 1, 1).await.is_err());
+    assert!(
+        load::sessions(&format!("ws://{lean}/"), 0, 1)
+            .await
+            .is_err()
+    );
+}

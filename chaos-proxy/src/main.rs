@@ -234,13 +234,19 @@ fn emit(report: &Report, output: &Output) -> anyhow::Result<u8> {
                 path.display()
             );
         }
-        None => {
-            let mut stdout = std::io::stdout().lock();
-            stdout.write_all(body.as_bytes())?;
-            stdout.flush()?;
-        }
+        None => stdout(&body)?,
     }
     Ok(report.exit_code())
+}
+
+/// Writes to stdout. A reader that went away (`wschaos cases | head`) is not an
+/// error: the output was not wanted any more.
+fn stdout(text: &str) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => r,
+    }
 }
 
 async fn run(command: Command) -> anyhow::Result<u8> {
@@ -254,14 +260,13 @@ async fn run(command: Command) -> anyhow::Result<u8> {
             let color = report::text::use_color_for_stdout();
             let outcome =
                 wschaos::demo::run(seed, Duration::from_millis(timeout_ms), jobs, color).await?;
-            print!("{}", outcome.text);
-            if outcome.as_designed {
-                println!("\nthe conforming target passes; every broken target is caught");
-                Ok(0)
+            let verdict = if outcome.as_designed {
+                "the conforming target passes; every broken target is caught"
             } else {
-                println!("\nunexpected: a target did not behave as designed (see above)");
-                Ok(1)
-            }
+                "unexpected: a target did not behave as designed (see above)"
+            };
+            stdout(&format!("{}\n{verdict}\n", outcome.text))?;
+            Ok(if outcome.as_designed { 0 } else { 1 })
         }
         Command::CheckServer {
             target,
@@ -372,14 +377,14 @@ async fn run(command: Command) -> anyhow::Result<u8> {
                     .await
                     .map_err(anyhow::Error::msg)?;
                 failed |= r.verdict == Verdict::Fail;
-                println!(
-                    "{}: expected {}, observed {} -> {}{}",
+                stdout(&format!(
+                    "{}: expected {}, observed {} -> {}{}\n",
                     r.id,
                     serde_json::to_string(&r.expected)?,
                     serde_json::to_string(&r.observed)?,
                     r.verdict.as_str(),
                     r.note.map(|n| format!(" ({n})")).unwrap_or_default()
-                );
+                ))?;
             }
             Ok(u8::from(failed))
         }
@@ -417,9 +422,10 @@ async fn run(command: Command) -> anyhow::Result<u8> {
                         .iter()
                         .map(|c| serde_json::json!({"id": c.id, "description": c.description, "expected": c.expect.report()}))
                         .collect();
-                    println!("{}", serde_json::to_string_pretty(&list)?);
+                    stdout(&format!("{}\n", serde_json::to_string_pretty(&list)?))?;
                 }
                 CasesFormat::Text => {
+                    let mut text = String::new();
                     for c in &cases {
                         let expected = match c.expect.report() {
                             report::ExpectedReport::Codes(v) => {
@@ -427,9 +433,13 @@ async fn run(command: Command) -> anyhow::Result<u8> {
                             }
                             report::ExpectedReport::Word(w) => w,
                         };
-                        println!("{:<44} {:<12} {}", c.id, expected, c.description);
+                        text.push_str(&format!(
+                            "{:<44} {:<12} {}\n",
+                            c.id, expected, c.description
+                        ));
                     }
-                    println!("{} cases", cases.len());
+                    text.push_str(&format!("{} cases\n", cases.len()));
+                    stdout(&text)?;
                 }
             }
             Ok(0)

@@ -211,6 +211,27 @@ fn cases_lists_the_catalogue() {
 }
 
 #[test]
+fn a_reader_that_goes_away_is_not_a_panic() {
+    // `wschaos cases | head -0`: the pipe is closed before anything is written
+    // (the read end is dropped right after the spawn, long before the catalogue
+    // is built), so the write fails with EPIPE.
+    use std::process::Stdio;
+    for side in ["server", "client"] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_wschaos"))
+            .args(["cases", "--side", side])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert_eq!(out.status.code(), Some(0), "{stderr}");
+    }
+}
+
+#[test]
 fn proxy_rejects_bad_specs_and_addresses_with_exit_2() {
     for (args, needle) in [
         (vec!["--fault", "flip-mask@sideways"], "direction"),
