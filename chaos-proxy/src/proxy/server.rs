@@ -281,7 +281,9 @@ async fn pump(dir: Dir, mut from: OwnedReadHalf, mut to: OwnedWriteHalf, ctx: Co
         mut shutdown,
         injected,
     } = ctx;
-    let mut buf = vec![0u8; CHUNK];
+    // Reads fill spare capacity (`read_buf`), so a connection's memory is touched
+    // only as far as its reads have reached: an idle one costs a page, not 16 KiB.
+    let mut buf: Vec<u8> = Vec::with_capacity(CHUNK);
     let mut out = Vec::with_capacity(CHUNK + MAX_HANDSHAKE_BYTES);
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ conn.rotate_left(17) ^ (dir as u64 + 1));
     // Made once: a fresh `changed()` per read would register and drop a waiter
@@ -292,7 +294,7 @@ async fn pump(dir: Dir, mut from: OwnedReadHalf, mut to: OwnedWriteHalf, ctx: Co
         let n = tokio::select! {
             biased;
             _ = &mut stop => None,
-            r = from.read(&mut buf) => Some(r.unwrap_or(0)),
+            r = { buf.clear(); from.read_buf(&mut buf) } => Some(r.unwrap_or(0)),
         };
         out.clear();
         // One snapshot per chunk, for the relay and for delivery.
