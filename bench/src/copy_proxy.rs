@@ -12,17 +12,7 @@ pub const BUF: usize = 16 * 1024;
 
 /// Accepts on `listener` forever, relaying each connection to `upstream`.
 pub async fn serve(listener: TcpListener, upstream: SocketAddr) -> std::io::Result<()> {
-    loop {
-        let (client, _) = match listener.accept().await {
-            Ok(a) => a,
-            Err(e) => {
-                eprintln!("copy-proxy: accept failed: {e}");
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        tokio::spawn(relay(client, upstream));
-    }
+    crate::accept_forever(listener, "copy-proxy", |client, _| relay(client, upstream)).await
 }
 
 /// One connection; a reset at the end of a run is normal and not reported.

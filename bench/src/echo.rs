@@ -23,25 +23,16 @@ const BUF: usize = 64 * 1024;
 
 /// Accepts on `listener` forever, one task per connection.
 pub async fn serve(listener: TcpListener) -> std::io::Result<()> {
-    loop {
-        let (tcp, peer) = match listener.accept().await {
-            Ok(a) => a,
-            Err(e) => {
-                eprintln!("echo-server: accept failed: {e}");
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                continue;
+    crate::accept_forever(listener, "echo-server", |tcp, peer| async move {
+        if let Err(e) = connection(tcp).await {
+            // A peer that resets at the end of a run is normal; anything else is
+            // worth a line.
+            if e.kind() != std::io::ErrorKind::ConnectionReset {
+                eprintln!("echo-server: {peer}: {e}");
             }
-        };
-        tokio::spawn(async move {
-            if let Err(e) = connection(tcp).await {
-                // A peer that resets at the end of a run is normal; anything else is
-                // worth a line.
-                if e.kind() != std::io::ErrorKind::ConnectionReset {
-                    eprintln!("echo-server: {peer}: {e}");
-                }
-            }
-        });
-    }
+        }
+    })
+    .await
 }
 
 /// Binds `addr` and serves in the background; returns the bound address.
@@ -134,8 +125,7 @@ impl Frames {
     /// whole (or a protocol error answered), when the connection should end.
     fn feed(&mut self, parser: &mut FrameParser, mut input: &[u8], out: &mut Vec<u8>) -> bool {
         loop {
-            let (n, ev) = parser.parse(input);
-            input = &input[n..];
+            let ev = parser.next_event(&mut input);
             match ev {
                 None => return false,
                 Some(Event::Header(h)) => {

@@ -13,7 +13,35 @@ pub mod copy_proxy;
 pub mod echo;
 pub mod load;
 
+use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
+
+use tokio::net::{TcpListener, TcpStream};
+
+/// Accepts on `listener` forever and spawns `handle` for each connection. A
+/// failed accept (out of descriptors, say) is reported under `name` and retried
+/// after a pause, so the loop never spins.
+pub async fn accept_forever<F, Fut>(
+    listener: TcpListener,
+    name: &str,
+    handle: F,
+) -> std::io::Result<()>
+where
+    F: Fn(TcpStream, SocketAddr) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    loop {
+        match listener.accept().await {
+            Ok((tcp, peer)) => {
+                tokio::spawn(handle(tcp, peer));
+            }
+            Err(e) => {
+                eprintln!("{name}: accept failed: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
 
 /// A `ws://127.0.0.1:PORT/PATH` URL, split; any other host is refused, so the
 /// benchmark can never load a machine other than this one.

@@ -227,8 +227,7 @@ impl Conn {
             }
             let mut input = &rbuf[..n];
             loop {
-                let (used, ev) = parser.parse(input);
-                input = &input[used..];
+                let ev = parser.next_event(&mut input);
                 match ev {
                     None => break,
                     Some(Event::Header(h)) => {
@@ -329,8 +328,7 @@ async fn session(url: &LoopbackUrl, i: u64) -> anyhow::Result<()> {
         }
         let mut input = &rbuf[..n];
         loop {
-            let (used, ev) = parser.parse(input);
-            input = &input[used..];
+            let ev = parser.next_event(&mut input);
             match ev {
                 None => break,
                 Some(Event::Header(h)) => closed |= h.opcode == OpCode::CLOSE,

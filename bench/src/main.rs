@@ -85,6 +85,29 @@ fn runtime(threads: Option<usize>) -> anyhow::Result<tokio::runtime::Runtime> {
     b.enable_all().build().context("starting the tokio runtime")
 }
 
+/// Binds `listen` (loopback only), prints `banner(bound address)` as stdout's
+/// first line, then runs `serve` until it fails.
+fn serve_on<Fut>(
+    listen: &str,
+    threads: Option<usize>,
+    banner: impl Fn(std::net::SocketAddr) -> String,
+    serve: impl FnOnce(tokio::net::TcpListener) -> Fut,
+) -> anyhow::Result<()>
+where
+    Fut: std::future::Future<Output = std::io::Result<()>>,
+{
+    let listen = loopback_addr("listen", listen)?;
+    runtime(threads)?.block_on(async {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen}"))?;
+        println!("{}", banner(listener.local_addr()?));
+        std::io::stdout().flush()?;
+        serve(listener).await?;
+        Ok(())
+    })
+}
+
 fn main() -> ExitCode {
     match run(Cli::parse().command) {
         Ok(()) => ExitCode::SUCCESS,
@@ -102,30 +125,20 @@ fn run(command: Command) -> anyhow::Result<()> {
             upstream,
             threads,
         } => {
-            let listen = loopback_addr("listen", &listen)?;
             let upstream = loopback_addr("upstream", &upstream)?;
-            runtime(threads)?.block_on(async {
-                let listener = tokio::net::TcpListener::bind(listen)
-                    .await
-                    .with_context(|| format!("cannot listen on {listen}"))?;
-                println!("{}", listener.local_addr()?);
-                std::io::stdout().flush()?;
-                copy_proxy::serve(listener, upstream).await?;
-                Ok(())
-            })
+            serve_on(
+                &listen,
+                threads,
+                |a| a.to_string(),
+                |l| copy_proxy::serve(l, upstream),
+            )
         }
-        Command::EchoServer { listen, threads } => {
-            let listen = loopback_addr("listen", &listen)?;
-            runtime(threads)?.block_on(async {
-                let listener = tokio::net::TcpListener::bind(listen)
-                    .await
-                    .with_context(|| format!("cannot listen on {listen}"))?;
-                println!("listening on ws://{}/", listener.local_addr()?);
-                std::io::stdout().flush()?;
-                echo::serve(listener).await?;
-                Ok(())
-            })
-        }
+        Command::EchoServer { listen, threads } => serve_on(
+            &listen,
+            threads,
+            |a| format!("listening on ws://{a}/"),
+            echo::serve,
+        ),
         Command::Load {
             url,
             size,

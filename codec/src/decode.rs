@@ -109,8 +109,7 @@ impl Decoder {
                     continue;
                 }
             }
-            let (n, event) = self.parser.parse(input);
-            input = &input[n..];
+            let event = self.parser.next_event(&mut input);
             match event {
                 None => return Ok(Fed { consumed: total }),
                 Some(Event::Header(h)) => {

@@ -151,8 +151,7 @@ fn frame_payload(bytes: &[u8], index: u64) -> Option<Vec<u8>> {
     let mut payload = Vec::new();
     let mut key = None;
     loop {
-        let (n, ev) = parser.parse(input);
-        input = &input[n..];
+        let ev = parser.next_event(&mut input);
         match ev? {
             crate::parse::Event::Header(h) => key = h.mask,
             crate::parse::Event::Payload { data, offset } if seen == index => {

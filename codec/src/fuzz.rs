@@ -204,8 +204,7 @@ pub fn check_roundtrip(frames: &[ArbFrame], cuts: &[u16]) -> Result<(), String> 
     for w in points.windows(2) {
         let mut input = &wire[w[0]..w[1]];
         loop {
-            let (n, ev) = parser.parse(input);
-            input = &input[n..];
+            let ev = parser.next_event(&mut input);
             match ev {
                 None => break,
                 Some(Event::Header(h)) => got.push(Frame {

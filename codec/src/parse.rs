@@ -165,6 +165,14 @@ impl FrameParser {
         }
     }
 
+    /// [`FrameParser::parse`] for a loop: takes what it consumes off the front of
+    /// `input` and returns the event, `None` once `input` is used up.
+    pub fn next_event<'a>(&mut self, input: &mut &'a [u8]) -> Option<Event<'a>> {
+        let (n, event) = self.parse(input);
+        *input = &input[n..];
+        event
+    }
+
     fn parse_split_header<'a>(&mut self, input: &'a [u8]) -> (usize, Option<Event<'a>>) {
         let mut used = 0;
         loop {
@@ -215,8 +223,7 @@ mod tests {
     fn events(p: &mut FrameParser, mut input: &[u8]) -> Vec<String> {
         let mut out = Vec::new();
         loop {
-            let (n, ev) = p.parse(input);
-            input = &input[n..];
+            let ev = p.next_event(&mut input);
             match ev {
                 None => break,
                 Some(Event::Header(h)) => out.push(format!("H{:?}/{}", h.opcode, h.payload_len)),

@@ -225,8 +225,7 @@ async fn await_close<S: AsyncRead + Unpin>(stream: &mut S, limit: Duration) -> P
         };
         let mut input = &buf[..n];
         loop {
-            let (used, event) = parser.parse(input);
-            input = &input[used..];
+            let event = parser.next_event(&mut input);
             match event {
                 None => break,
                 Some(Event::Header(h)) => {

@@ -276,8 +276,7 @@ impl Relay {
         out: &mut Vec<u8>,
     ) {
         loop {
-            let (n, ev) = self.half(dir).parser.parse(input);
-            input = &input[n..];
+            let ev = self.half(dir).parser.next_event(&mut input);
             match ev {
                 None => return,
                 Some(Event::Header(h)) => self.on_header(dir, h, now, faults, out),
