@@ -5,7 +5,10 @@
 pub mod catalogue;
 pub mod check;
 pub mod demo;
+pub mod http;
 pub mod proxy;
 pub mod replay;
 pub mod report;
+pub mod seed;
 pub mod url;
+pub mod verdict;

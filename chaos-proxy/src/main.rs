@@ -462,7 +462,7 @@ async fn run_proxy(
     opts: ProxyOpts,
 ) -> anyhow::Result<u8> {
     use wschaos::proxy::fault::FaultSpec;
-    use wschaos::proxy::server::{ProxyConfig, describe, report_writer, run};
+    use wschaos::proxy::server::{ProxyConfig, run};
     use wschaos::proxy::state::ProxyState;
     let ProxyOpts {
         report,
@@ -487,22 +487,15 @@ async fn run_proxy(
         .await
         .with_context(|| format!("cannot listen on {addr}"))?;
     let seed = seed_or_random(seed);
-    let cfg = ProxyConfig {
-        upstream,
-        seed,
-        state: state.clone(),
-        reaction_timeout: Duration::from_millis(reaction_timeout_ms),
-        connect_timeout: Duration::from_secs(5),
-        record,
-    };
-    eprintln!("{}", describe(listener.local_addr()?, &cfg));
+    let mut cfg = ProxyConfig::new(upstream, seed, state);
+    cfg.reaction_timeout = Duration::from_millis(reaction_timeout_ms);
+    cfg.record = record;
+    eprintln!("{}", cfg.describe(listener.local_addr()?));
     // Open the report before serving, so a bad path fails at once.
     if let Some(path) = &report {
         std::fs::File::create(path).with_context(|| format!("cannot write {}", path.display()))?;
     }
-    let (tx, rx) = tokio::sync::mpsc::channel(1024);
-    let writer = tokio::spawn(report_writer(report.clone(), rx));
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    cfg.report = report;
     if let Some(api) = api {
         let addr: std::net::SocketAddr = api.parse().map_err(|_| {
             anyhow::anyhow!("bad api address {api:?}: expected HOST:PORT, e.g. 127.0.0.1:9003")
@@ -514,21 +507,15 @@ async fn run_proxy(
             "control api on http://{}/ (GET /faults, POST /faults, DELETE /faults/<id>, GET /verdicts, POST /reset)",
             listener.local_addr()?
         );
-        tokio::spawn(wschaos::proxy::api::serve(
-            listener,
-            state.clone(),
-            stop_rx.clone(),
-        ));
+        cfg.api = Some(listener);
     }
-    tokio::spawn(async move {
+    // Replaced by cli::signal::shutdown_signal (SIGINT and SIGTERM) once the CLI moves.
+    let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
         eprintln!("shutting down: settling open connections and flushing the report");
-        let _ = stop_tx.send(true);
-    });
-    let totals = run(listener, cfg, tx, stop_rx).await;
-    writer
+    };
+    let totals = run(listener, cfg, shutdown)
         .await
-        .context("report writer")?
         .context("writing the report")?;
     eprintln!(
         "{} connections, {} faults injected: {} pass, {} non-strict, {} fail, {} info",

@@ -17,6 +17,7 @@ use wschaos::proxy::fault::FaultSpec;
 use wschaos::proxy::server::{ProxyConfig, ReportLine, Totals, run};
 use wschaos::proxy::state::ProxyState;
 use wschaos::report::{Observed, Verdict};
+use wschaos_codec::CloseCode;
 use wschaos_targets::{ClientOptions, ServerFlaw, run_echo_client_once, spawn_echo_server};
 
 struct Proxy {
@@ -46,17 +47,17 @@ impl Proxy {
             .map(|f| FaultSpec::parse(f).unwrap())
             .collect();
         let state = std::sync::Arc::new(ProxyState::new(specs).unwrap());
-        let cfg = ProxyConfig {
-            upstream: upstream.to_string(),
-            seed,
-            state: state.clone(),
-            reaction_timeout: Duration::from_millis(reaction_ms),
-            connect_timeout: Duration::from_secs(2),
-            record,
-        };
+        let mut cfg = ProxyConfig::new(upstream.to_string(), seed, state.clone());
+        cfg.reaction_timeout = Duration::from_millis(reaction_ms);
+        cfg.connect_timeout = Duration::from_secs(2);
+        cfg.record = record;
         let (tx, lines) = mpsc::channel(4096);
-        let (stop, stop_rx) = watch::channel(false);
-        let task = tokio::spawn(run(listener, cfg, tx, stop_rx));
+        cfg.tap = Some(tx);
+        let (stop, mut stop_rx) = watch::channel(false);
+        let shutdown = async move {
+            let _ = stop_rx.wait_for(|v| *v).await;
+        };
+        let task = tokio::spawn(async move { run(listener, cfg, shutdown).await.unwrap() });
         Proxy {
             addr,
             state,
@@ -147,7 +148,7 @@ async fn flip_mask_c2s_records_the_servers_1002_as_pass() {
     assert!(matches!(
         lines[0].observed,
         Some(Observed::Close {
-            code: Some(1002),
+            code: Some(CloseCode::Protocol),
             ..
         })
     ));
@@ -225,7 +226,7 @@ async fn flip_mask_s2c_records_the_clients_1002() {
     assert!(matches!(
         lines[0].observed,
         Some(Observed::Close {
-            code: Some(1002),
+            code: Some(CloseCode::Protocol),
             ..
         })
     ));

@@ -210,28 +210,27 @@ async fn start_proxy(
     use wschaos::proxy::server::{ProxyConfig, run};
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let cfg = ProxyConfig {
-        upstream: upstream.to_owned(),
-        seed: 1,
-        state: std::sync::Arc::new(
-            wschaos::proxy::state::ProxyState::new(
-                faults
-                    .iter()
-                    .map(|f| FaultSpec::parse(f).unwrap())
-                    .collect(),
-            )
-            .unwrap(),
-        ),
-        reaction_timeout: Duration::from_secs(2),
-        connect_timeout: Duration::from_secs(2),
-        record: None,
-    };
+    let state = std::sync::Arc::new(
+        wschaos::proxy::state::ProxyState::new(
+            faults
+                .iter()
+                .map(|f| FaultSpec::parse(f).unwrap())
+                .collect(),
+        )
+        .unwrap(),
+    );
+    let mut cfg = ProxyConfig::new(upstream, 1, state);
+    cfg.connect_timeout = Duration::from_secs(2);
     let (tx, rx) = tokio::sync::mpsc::channel(64);
-    let (stop, stop_rx) = tokio::sync::watch::channel(false);
+    cfg.tap = Some(tx);
+    let (stop, mut stop_rx) = tokio::sync::watch::channel(false);
+    let shutdown = async move {
+        let _ = stop_rx.wait_for(|v| *v).await;
+    };
     (
         addr,
         stop,
-        tokio::spawn(run(listener, cfg, tx, stop_rx)),
+        tokio::spawn(async move { run(listener, cfg, shutdown).await.unwrap() }),
         rx,
     )
 }
@@ -273,7 +272,7 @@ async fn websockets_peers_through_the_proxy() {
         matches!(
             report.observed,
             Some(wschaos::report::Observed::Close {
-                code: Some(1002),
+                code: Some(wschaos_codec::CloseCode::Protocol),
                 ..
             })
         ),

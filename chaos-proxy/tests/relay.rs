@@ -166,7 +166,7 @@ fn flip_mask_c2s_makes_one_violation_and_the_servers_1002_passes() {
     assert_eq!(
         done[0].observed,
         Some(Observed::Close {
-            code: Some(1002),
+            code: Some(wschaos_codec::CloseCode::from(1002)),
             reason: "masking".into()
         })
     );

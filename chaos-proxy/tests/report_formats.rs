@@ -42,7 +42,7 @@ fn word(word: &str) -> ExpectedReport {
 
 fn close(code: Option<u16>, reason: &str) -> Observed {
     Observed::Close {
-        code,
+        code: code.map(wschaos_codec::CloseCode::from),
         reason: reason.to_owned(),
     }
 }

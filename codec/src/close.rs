@@ -61,6 +61,23 @@ impl CloseCode {
                 | CloseCode::Bad(_)
         )
     }
+
+    /// Whether an endpoint that closes with this code says the connection failed
+    /// because of an error (1002, 1003, 1007-1011), as opposed to a normal or
+    /// application close. Verdicts call a Close with such a code, but not the one
+    /// the case expects, `non-strict` rather than `fail`.
+    pub fn fails_connection(self) -> bool {
+        matches!(
+            self,
+            CloseCode::Protocol
+                | CloseCode::Unsupported
+                | CloseCode::Invalid
+                | CloseCode::Policy
+                | CloseCode::Size
+                | CloseCode::Extension
+                | CloseCode::Error
+        )
+    }
 }
 
 impl From<u16> for CloseCode {
@@ -141,5 +158,13 @@ mod tests {
         expected.extend(1007..=1014);
         expected.extend(3000..=4999);
         assert_eq!(valid, expected);
+    }
+
+    #[test]
+    fn error_codes_are_exactly_the_failure_codes() {
+        let failing: Vec<u16> = (0..=u16::MAX)
+            .filter(|&c| CloseCode::from(c).fails_connection())
+            .collect();
+        assert_eq!(failing, vec![1002, 1003, 1007, 1008, 1009, 1010, 1011]);
     }
 }

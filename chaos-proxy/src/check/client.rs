@@ -20,9 +20,10 @@ use wschaos_codec::handshake::{
 
 use crate::catalogue::{Case, Expect, Setup};
 use crate::check::observe::{Answer, ObserveOptions, observe, plan_answers};
-use crate::check::verdict::judge;
+use crate::check::server::STOP_GRACE;
 use crate::check::{case_result, read_head, write_case};
 use crate::report::{CaseResult, Observed, Verdict};
+use crate::verdict::{Judgement, judge};
 
 #[derive(Debug, Clone)]
 pub struct ClientCheck {
@@ -42,6 +43,8 @@ struct State {
     results: Vec<Option<CaseResult>>,
     /// Next case index handed to a connection that names none.
     next: usize,
+    /// Requests that attempted an upgrade and so were handed a case.
+    claimed: usize,
 }
 
 impl State {
@@ -53,6 +56,32 @@ impl State {
 /// Serves `cases` on `listener` until each has a result or `wait` runs out, then
 /// returns results in catalogue order (cases never served are `fail`).
 pub async fn serve(listener: TcpListener, cfg: ClientCheck, cases: Vec<Case>) -> Vec<CaseResult> {
+    serve_until(listener, cfg, cases, std::future::pending())
+        .await
+        .results
+}
+
+/// The results of a check-client run that may have been stopped.
+#[derive(Debug)]
+pub struct ServeOutcome {
+    /// In catalogue order. When stopped: only the cases that completed; else every
+    /// case, those the client never came for as `fail`.
+    pub results: Vec<CaseResult>,
+    /// Cases that did not complete because `stop` came (0 when not stopped).
+    pub not_run: usize,
+    /// Requests that attempted a WebSocket upgrade (each was handed a case).
+    pub upgrades: usize,
+    pub stopped: bool,
+}
+
+/// Like [`serve`], but once `stop` resolves no further connection is accepted, and
+/// cases already running get [`STOP_GRACE`] to finish before the results are taken.
+pub async fn serve_until(
+    listener: TcpListener,
+    cfg: ClientCheck,
+    cases: Vec<Case>,
+    stop: impl std::future::Future<Output = ()>,
+) -> ServeOutcome {
     let by_id = cases
         .iter()
         .enumerate()
@@ -64,11 +93,14 @@ pub async fn serve(listener: TcpListener, cfg: ClientCheck, cases: Vec<Case>) ->
         by_id,
         results: vec![None; n],
         next: 0,
+        claimed: 0,
     }));
     let finished = Arc::new(Notify::new());
     let permits = Arc::new(Semaphore::new(MAX_CONCURRENT));
     let cfg = Arc::new(cfg);
     let stop_at = Instant::now() + cfg.wait;
+    let mut stop = std::pin::pin!(stop);
+    let mut stopped = false;
     let mut conn_id = 0u64;
     loop {
         if state.lock().await.done() {
@@ -77,6 +109,10 @@ pub async fn serve(listener: TcpListener, cfg: ClientCheck, cases: Vec<Case>) ->
         let accepted = tokio::select! {
             a = tokio::time::timeout_at(stop_at, listener.accept()) => a,
             _ = finished.notified() => continue,
+            () = &mut stop => {
+                stopped = true;
+                break;
+            }
         };
         let (stream, peer) = match accepted {
             Err(_) => break,
@@ -102,27 +138,68 @@ pub async fn serve(listener: TcpListener, cfg: ClientCheck, cases: Vec<Case>) ->
             .instrument(info_span!("conn", id = conn_id, %peer)),
         );
     }
+    drop(listener);
     // Let connections still running finish their case (each is bounded by its
-    // own deadline) before reporting.
-    let _ = permits.acquire_many(MAX_CONCURRENT as u32).await;
+    // own deadline) before reporting; a stopped run waits only so long.
+    let all_done = permits.acquire_many(MAX_CONCURRENT as u32);
+    if stopped {
+        let _ = tokio::time::timeout(STOP_GRACE, all_done).await;
+    } else {
+        let _ = all_done.await;
+    }
     let st = state.lock().await;
-    st.cases
-        .iter()
-        .zip(&st.results)
-        .map(|(case, r)| {
-            r.clone().unwrap_or_else(|| CaseResult {
-                id: case.id.clone(),
-                description: case.description.clone(),
-                expected: case.expect.report(),
-                observed: Observed::Timeout,
-                verdict: Verdict::Fail,
-                duration_ms: 0,
-                note: Some("the client never connected for this case".into()),
-                repro: None,
-            })
-        })
-        .collect()
+    let results: Vec<CaseResult> = if stopped {
+        st.results.iter().flatten().cloned().collect()
+    } else {
+        st.cases
+            .iter()
+            .zip(&st.results)
+            .map(|(case, r)| r.clone().unwrap_or_else(|| never_served(case)))
+            .collect()
+    };
+    ServeOutcome {
+        not_run: n - results.len(),
+        results,
+        upgrades: st.claimed,
+        stopped,
+    }
 }
+
+fn never_served(case: &Case) -> CaseResult {
+    CaseResult {
+        id: case.id.clone(),
+        description: case.description.clone(),
+        expected: case.expect.report(),
+        observed: Observed::Timeout,
+        verdict: Verdict::Fail,
+        duration_ms: 0,
+        note: Some("the client never connected for this case".into()),
+        repro: None,
+    }
+}
+
+/// Whether a request tries to open a WebSocket; anything else (a health check,
+/// curl, a browser, a port scanner) must not use up a case.
+fn attempts_upgrade(req: &Request) -> bool {
+    let upgrade = req
+        .header("Upgrade")
+        .is_some_and(|h| h.value_lossy().to_ascii_lowercase().contains("websocket"));
+    upgrade || req.header("Sec-WebSocket-Key").is_some()
+}
+
+/// A plain-text HTTP answer that ends the connection.
+fn http_text(status: &str, body: &str) -> String {
+    format!(
+        "HTTP/1.1 {status}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+const PATHS_HELP: &str = "This is wschaos check-client, a WebSocket server for testing clients.\n\
+Open a WebSocket (an upgrade request) to run a case:\n\
+  /case/<id>  runs the case <id>\n\
+  any other   runs the next case not yet served\n\
+GET /cases lists the case ids (JSON). Plain HTTP requests do not use up a case.\n";
 
 async fn handle(mut stream: TcpStream, state: &Mutex<State>, cfg: &ClientCheck) {
     let _ = stream.set_nodelay(true);
@@ -146,33 +223,46 @@ async fn handle(mut stream: TcpStream, state: &Mutex<State>, cfg: &ClientCheck) 
         let _ = stream.write_all(resp.as_bytes()).await;
         return;
     }
-    let index = {
+    let named = req.path.strip_prefix("/case/").map(percent_decode);
+    let claim = {
         let mut st = state.lock().await;
-        match req.path.strip_prefix("/case/") {
-            Some(id) => st.by_id.get(&percent_decode(id)).copied(),
+        let claim = match &named {
+            Some(id) if !st.by_id.contains_key(id) => Err(http_text(
+                "404 Not Found",
+                &format!("no case {id:?} in this run (GET /cases lists them)\n"),
+            )),
+            _ if !attempts_upgrade(&req) => Err(http_text("400 Bad Request", PATHS_HELP)),
+            Some(id) => Ok(st.by_id[id]),
             None => {
                 let next = (st.next..st.results.len()).find(|&i| st.results[i].is_none());
                 if let Some(i) = next {
                     st.next = i + 1;
                 }
-                next
+                next.ok_or_else(|| {
+                    http_text(
+                        "404 Not Found",
+                        "every case of this run has been served (GET /cases lists them)\n",
+                    )
+                })
             }
-        }
+        };
+        st.claimed += usize::from(claim.is_ok());
+        claim
     };
-    let Some(index) = index else {
-        let _ = stream
-            .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-            .await;
-        return;
+    let index = match claim {
+        Ok(i) => i,
+        Err(reply) => {
+            let _ = stream.write_all(reply.as_bytes()).await;
+            return;
+        }
     };
     let case = state.lock().await.cases[index].clone();
     let started = Instant::now();
-    let (observed, verdict, note) =
-        run_case(&mut stream, &req, &buf[req.head_len..], &case, deadline).await;
-    debug!(id = %case.id, ?verdict, "case done");
+    let judgement = run_case(&mut stream, &req, &buf[req.head_len..], &case, deadline).await;
+    debug!(id = %case.id, verdict = ?judgement.verdict, "case done");
     let result = case_result(
         &case,
-        (observed, verdict, note),
+        judgement,
         started.elapsed(),
         cfg.repro_dir.as_deref(),
     );
@@ -213,12 +303,12 @@ async fn run_case(
     leftover: &[u8],
     case: &Case,
     deadline: Instant,
-) -> (Observed, Verdict, Option<String>) {
+) -> Judgement {
     let hs = match validate_request(req) {
         Ok(h) => h,
         Err(e) => {
             let _ = stream.write_all(&build_error_response(&e)).await;
-            return (
+            return Judgement::new(
                 Observed::HandshakeRefused {
                     status: e.http_status(),
                 },
@@ -259,13 +349,14 @@ async fn run_case(
         },
     )
     .await;
-    let (observed, verdict, note) = judge(&case.expect, &plan, &obs);
+    let judgement = judge(&case.expect, &plan, &obs);
     if case.setup == Setup::StripDeflate && !offered_deflate {
+        // Nothing was stripped, so nothing is owed: the case is only reported.
         let note =
             "the client did not offer permessage-deflate, so nothing was stripped".to_owned();
-        return (observed, Verdict::Info, Some(note));
+        return Judgement::new(judgement.observed, Verdict::Info, Some(note));
     }
-    (observed, verdict, note)
+    judgement
 }
 
 #[cfg(test)]
@@ -312,5 +403,87 @@ mod tests {
             .unwrap();
         assert_eq!(results.len(), 1);
         assert_eq!(results[0].verdict, Verdict::Fail);
+    }
+
+    async fn http_exchange(addr: std::net::SocketAddr, request: &str) -> String {
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        s.write_all(request.as_bytes()).await.unwrap();
+        let mut body = Vec::new();
+        let _ = tokio::time::timeout(
+            Duration::from_secs(2),
+            tokio::io::AsyncReadExt::read_to_end(&mut s, &mut body),
+        )
+        .await;
+        String::from_utf8_lossy(&body).into_owned()
+    }
+
+    #[tokio::test]
+    async fn plain_http_gets_a_400_that_explains_and_leaves_the_queue_alone() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let cases = select(
+            catalogue(Side::Client, 1, CatalogueOptions::default()),
+            &["ok.text".to_owned(), "ok.binary".to_owned()],
+        );
+        let cfg = ClientCheck {
+            seed: 1,
+            timeout: Duration::from_millis(300),
+            wait: Duration::from_millis(1500),
+            repro_dir: None,
+        };
+        let server = tokio::spawn(serve_until(listener, cfg, cases, std::future::pending()));
+        let health = http_exchange(addr, "GET / HTTP/1.1\r\nHost: x\r\n\r\n").await;
+        assert!(health.starts_with("HTTP/1.1 400"), "{health}");
+        assert!(health.contains("/cases") && health.contains("/case/<id>"), "{health}");
+        let missing = http_exchange(
+            addr,
+            "GET /case/no.such-case HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\r\n",
+        )
+        .await;
+        assert!(missing.starts_with("HTTP/1.1 404"), "{missing}");
+        assert!(missing.contains("no.such-case"), "{missing}");
+        // A real upgrade after them still gets the first case.
+        let upgrade = http_exchange(
+            addr,
+            "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        )
+        .await;
+        assert!(upgrade.starts_with("HTTP/1.1 101"), "{upgrade}");
+        let outcome = tokio::time::timeout(Duration::from_secs(5), server)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(outcome.upgrades, 1);
+        let never = |id: &str| {
+            outcome.results.iter().find(|r| r.id == id).unwrap().note.as_deref()
+                == Some("the client never connected for this case")
+        };
+        assert!(!never("ok.text"), "{:?}", outcome.results);
+        assert!(never("ok.binary"), "{:?}", outcome.results);
+    }
+
+    #[tokio::test]
+    async fn a_stopped_run_reports_only_completed_cases() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let cases = select(
+            catalogue(Side::Client, 1, CatalogueOptions::default()),
+            &["ok.text".to_owned()],
+        );
+        let cfg = ClientCheck {
+            seed: 1,
+            timeout: Duration::from_millis(300),
+            wait: Duration::from_secs(60),
+            repro_dir: None,
+        };
+        let stop = tokio::time::sleep(Duration::from_millis(100));
+        let outcome = tokio::time::timeout(
+            Duration::from_secs(5),
+            serve_until(listener, cfg, cases, stop),
+        )
+        .await
+        .unwrap();
+        assert!(outcome.stopped);
+        assert_eq!((outcome.results.len(), outcome.not_run), (0, 1));
     }
 }

@@ -1,11 +1,10 @@
 //! The conformance checker: `server` drives a server under test as a client,
 //! `client` serves a client under test; both send the catalogue's bytes, observe
-//! with `observe` and judge with `verdict`. Helpers here are what both share.
+//! with `observe` and judge with the crate's `verdict` rules. Helpers here are what both share.
 
 pub mod client;
 pub mod observe;
 pub mod server;
-pub mod verdict;
 
 use std::path::{Path, PathBuf};
 
@@ -14,7 +13,8 @@ use tokio::time::{Instant, timeout_at};
 use wschaos_codec::handshake::{HandshakeError, MAX_HANDSHAKE_BYTES};
 
 use crate::catalogue::{Case, Write};
-use crate::report::{CaseResult, Observed, Verdict};
+use crate::report::{CaseResult, Verdict};
+use crate::verdict::Judgement;
 
 /// Why an HTTP head could not be read.
 #[derive(Debug)]
@@ -79,7 +79,11 @@ where
 /// saved in `repro_dir` (when given) for `wschaos replay`.
 pub fn case_result(
     case: &Case,
-    (observed, verdict, note): (Observed, Verdict, Option<String>),
+    Judgement {
+        observed,
+        verdict,
+        note,
+    }: Judgement,
     elapsed: std::time::Duration,
     repro_dir: Option<&Path>,
 ) -> CaseResult {

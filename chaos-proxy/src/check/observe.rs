@@ -10,15 +10,23 @@ use tokio::time::{Instant, timeout_at};
 use wschaos_codec::decode::{Decoder, DecoderEvent};
 use wschaos_codec::encode::Frame;
 use wschaos_codec::validate::{DeflateConfig, FrameDone, MessageKind};
-use wschaos_codec::{Role, ValidatorConfig, Violation};
+use wschaos_codec::{CloseCode, Role, ValidatorConfig, Violation};
+
+use crate::report::ClosePayload;
 
 /// Something an endpoint sent back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Answer {
-    Message { kind: MessageKind, data: Vec<u8> },
+    Message {
+        kind: MessageKind,
+        data: Vec<u8>,
+    },
     Pong(Vec<u8>),
     Ping(Vec<u8>),
-    Close { code: Option<u16>, reason: String },
+    Close {
+        code: Option<CloseCode>,
+        reason: String,
+    },
 }
 
 /// Answers kept per case at most; an endpoint that floods is judged on these.
@@ -76,7 +84,7 @@ impl Collector {
                     FrameDone::Close { code, reason } => {
                         self.control.clear();
                         Answer::Close {
-                            code: code.map(u16::from),
+                            code: *code,
                             reason: reason.clone(),
                         }
                     }
@@ -109,8 +117,8 @@ pub fn plan_answers(receiver: Role, deflate: Option<DeflateConfig>, bytes: &[u8]
 pub struct Observation {
     /// Data messages, pings and pongs received, in order (the Close is in `close`).
     pub answers: Vec<Answer>,
-    /// The endpoint's Close frame: code (if any) and reason.
-    pub close: Option<(Option<u16>, String)>,
+    /// The endpoint's Close frame.
+    pub close: Option<ClosePayload>,
     /// The endpoint itself sent something invalid.
     pub peer_violation: Option<Violation>,
     /// EOF or reset seen.
@@ -183,11 +191,11 @@ where
             {
                 if obs.close.is_none() {
                     if let Answer::Close { code, reason } = c.answers.remove(pos) {
-                        obs.close = Some((code, reason.clone()));
+                        obs.close = Some(ClosePayload { code, reason });
                         if !sent_close {
                             let reply = code.map_or_else(
                                 || Frame::new(wschaos_codec::OpCode::CLOSE, Vec::new()),
-                                |code| Frame::close(code, b""),
+                                |code| Frame::close(u16::from(code), b""),
                             );
                             let _ = send_frame(stream, opts.we_are, opts.key, reply).await;
                             sent_close = true;
@@ -339,7 +347,7 @@ mod tests {
         assert_eq!(
             plan,
             vec![Answer::Close {
-                code: Some(1000),
+                code: Some(CloseCode::Normal),
                 reason: "bye".into()
             }]
         );

@@ -23,9 +23,9 @@ use crate::catalogue::{
     Case, Expect, HOST_PLACEHOLDER, PATH_PLACEHOLDER, Setup, key_nonce, mask_key,
 };
 use crate::check::observe::{Answer, ObserveOptions, answers_complete, observe, plan_answers};
-use crate::check::verdict::{judge, observed_of};
 use crate::check::{HeadError, case_result, read_head, write_case};
 use crate::report::{CaseResult, Observed, Verdict};
+use crate::verdict::{self, Judgement, judge, observed_of};
 use crate::url::WsUrl;
 
 #[derive(Debug, Clone)]
@@ -37,20 +37,106 @@ pub struct ServerCheck {
     pub repro_dir: Option<PathBuf>,
 }
 
-/// One connection attempt, so an unreachable target is an error before any case.
+/// Checks the target before any case runs, so a target that cannot be reached or
+/// does not speak WebSocket is one error line, not a report full of `fail`: it
+/// must answer a valid upgrade (the control case's handshake) with a valid 101, and
+/// what it sends after that, if anything, must be frames. The probe ends with a
+/// Close.
 pub async fn probe(target: &WsUrl, timeout: Duration) -> Result<(), String> {
-    match tokio::time::timeout(timeout, TcpStream::connect(target.authority())).await {
-        Ok(Ok(_)) => Ok(()),
-        Ok(Err(e)) => Err(format!("cannot connect to {}: {e}", target.authority())),
-        Err(_) => Err(format!(
-            "cannot connect to {}: no answer within {timeout:?}",
-            target.authority()
-        )),
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let authority = target.authority();
+    let deadline = Instant::now() + timeout;
+    let mut stream = match timeout_at(deadline, TcpStream::connect(&authority)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => return Err(format!("cannot connect to {authority}: {e}")),
+        Err(_) => {
+            return Err(format!(
+                "cannot connect to {authority}: no answer within {timeout:?}"
+            ));
+        }
+    };
+    let not_ws = |what: &str| format!("target does not speak WebSocket: {what}");
+    let key = generate_key(key_nonce(0, "probe"));
+    let request = RequestBuilder::new(target.host_header(), target.path.clone(), key.clone());
+    let _ = timeout_at(deadline, stream.write_all(&request.build())).await;
+    let (resp, buf) = match read_head(&mut stream, deadline, parse_response).await {
+        Ok(r) => r,
+        Err(HeadError::Timeout) => {
+            return Err(not_ws(&format!(
+                "no answer to a valid upgrade within {timeout:?}"
+            )));
+        }
+        Err(HeadError::Closed) => {
+            return Err(not_ws(
+                "the connection closed without an answer to a valid upgrade",
+            ));
+        }
+        Err(HeadError::Bad(e)) => {
+            return Err(not_ws(&format!(
+                "the answer to a valid upgrade is not an HTTP response ({e})"
+            )));
+        }
+    };
+    if resp.status != 101 {
+        return Err(not_ws(&format!("HTTP {} to a valid upgrade", resp.status)));
+    }
+    if let Err(e) = validate_response(&resp, &key, &[], &[]) {
+        return Err(not_ws(&format!("invalid 101 response: {e}")));
+    }
+    // Frames after the 101 (a Close answering ours, or a greeting) are fine;
+    // anything else means the endpoint is not a WebSocket server.
+    let close = wschaos_codec::encode::Frame::close(1000, b"")
+        .masked(mask_key(0))
+        .encode()
+        .unwrap_or_default();
+    let _ = timeout_at(deadline, stream.write_all(&close)).await;
+    let mut after = buf[resp.head_len..].to_vec();
+    let window = Instant::now() + timeout.min(PROBE_WINDOW);
+    let mut chunk = [0u8; 1024];
+    while after.len() < 4096 {
+        match timeout_at(window, stream.read(&mut chunk)).await {
+            Ok(Ok(n)) if n > 0 => after.extend_from_slice(&chunk[..n]),
+            _ => break,
+        }
+    }
+    let outcome =
+        wschaos_codec::classify(wschaos_codec::ValidatorConfig::new(Role::Client), &after);
+    match outcome.violation {
+        Some((_, v)) => Err(not_ws(&format!("invalid frame data after the 101 ({v})"))),
+        None => Ok(()),
     }
 }
 
+/// How long the probe waits for what a target sends after its 101.
+const PROBE_WINDOW: Duration = Duration::from_millis(500);
+
+/// How long cases already running may take to finish once a run is stopped.
+pub const STOP_GRACE: Duration = Duration::from_secs(2);
+
 /// Runs `cases` and returns their results in the same order.
 pub async fn run_suite(cfg: &ServerCheck, cases: Vec<Case>) -> Vec<CaseResult> {
+    run_suite_until(cfg, cases, std::future::pending())
+        .await
+        .results
+}
+
+/// The results of a run that may have been stopped.
+#[derive(Debug)]
+pub struct SuiteOutcome {
+    /// The cases that completed, in the order given.
+    pub results: Vec<CaseResult>,
+    /// Cases never started, or abandoned after [`STOP_GRACE`], because `stop` came.
+    pub not_run: usize,
+}
+
+/// Like [`run_suite`], but once `stop` resolves no further case starts, and cases
+/// already running get [`STOP_GRACE`] to finish before they are abandoned.
+pub async fn run_suite_until(
+    cfg: &ServerCheck,
+    cases: Vec<Case>,
+    stop: impl std::future::Future<Output = ()>,
+) -> SuiteOutcome {
+    let total = cases.len();
     let permits = Arc::new(Semaphore::new(cfg.jobs.max(1)));
     let cfg = Arc::new(cfg.clone());
     let mut set = JoinSet::new();
@@ -60,30 +146,46 @@ pub async fn run_suite(cfg: &ServerCheck, cases: Vec<Case>) -> Vec<CaseResult> {
         let span = info_span!("case", id = %case.id);
         set.spawn(
             async move {
-                let _permit = permits.acquire_owned().await;
-                (i, run_case(&cfg, &case).await)
+                // Closed when the run stops: a case still waiting never starts.
+                let _permit = permits.acquire_owned().await.ok()?;
+                Some((i, run_case(&cfg, &case).await))
             }
             .instrument(span),
         );
     }
     let mut results: Vec<(usize, CaseResult)> = Vec::new();
-    while let Some(joined) = set.join_next().await {
-        if let Ok(r) = joined {
-            results.push(r);
+    let mut stop = std::pin::pin!(stop);
+    let mut give_up: Option<Instant> = None;
+    loop {
+        tokio::select! {
+            joined = set.join_next() => match joined {
+                Some(Ok(Some(r))) => results.push(r),
+                Some(_) => {}
+                None => break,
+            },
+            () = &mut stop, if give_up.is_none() => {
+                permits.close();
+                give_up = Some(Instant::now() + STOP_GRACE);
+            }
+            () = tokio::time::sleep_until(give_up.unwrap_or_else(Instant::now)), if give_up.is_some() => break,
         }
     }
+    set.abort_all();
     results.sort_by_key(|(i, _)| *i);
-    results.into_iter().map(|(_, r)| r).collect()
+    SuiteOutcome {
+        not_run: total - results.len(),
+        results: results.into_iter().map(|(_, r)| r).collect(),
+    }
 }
 
 pub async fn run_case(cfg: &ServerCheck, case: &Case) -> CaseResult {
     let started = Instant::now();
     let deadline = started + cfg.timeout;
-    let (observed, verdict, note) = drive(cfg, case, deadline).await;
-    debug!(?verdict, "case done");
+    let judgement = drive(cfg, case, deadline).await;
+    debug!(verdict = ?judgement.verdict, "case done");
     case_result(
         case,
-        (observed, verdict, note),
+        judgement,
         started.elapsed(),
         cfg.repro_dir.as_deref(),
     )
@@ -110,22 +212,18 @@ fn request_for(cfg: &ServerCheck, case: &Case, key: &str) -> (Vec<u8>, Vec<Exten
     (b.build(), offered)
 }
 
-async fn drive(
-    cfg: &ServerCheck,
-    case: &Case,
-    deadline: Instant,
-) -> (Observed, Verdict, Option<String>) {
+async fn drive(cfg: &ServerCheck, case: &Case, deadline: Instant) -> Judgement {
     let mut stream = match timeout_at(deadline, TcpStream::connect(cfg.target.authority())).await {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => {
-            return (
+            return Judgement::new(
                 Observed::TcpClose,
                 Verdict::Fail,
                 Some(format!("could not connect: {e}")),
             );
         }
         Err(_) => {
-            return (
+            return Judgement::new(
                 Observed::Timeout,
                 Verdict::Fail,
                 Some("could not connect in time".into()),
@@ -145,74 +243,48 @@ async fn drive(
     let (resp, buf) = match read_head(&mut stream, deadline, parse_response).await {
         Ok(r) => r,
         Err(HeadError::Timeout) => {
-            return (
+            return Judgement::new(
                 Observed::Timeout,
                 Verdict::Fail,
                 Some("no handshake response".into()),
             );
         }
         Err(HeadError::Closed) => {
-            let verdict = match http_expect {
-                Some(None) => Verdict::Info,
-                Some(Some(_)) => Verdict::NonStrict,
-                None => Verdict::Fail,
-            };
-            return (
-                Observed::TcpClose,
-                verdict,
-                Some("closed without an HTTP response".into()),
-            );
+            let (verdict, note) = verdict::http_closed(http_expect);
+            return Judgement::new(Observed::TcpClose, verdict, Some(note));
         }
         Err(HeadError::Bad(e)) => {
-            return (
+            return Judgement::new(
                 Observed::TcpClose,
                 Verdict::Fail,
                 Some(format!("malformed handshake response: {e}")),
             );
         }
     };
-    if resp.status != 101 {
+    if let Some(expected) = http_expect {
+        let (verdict, note) = verdict::http_answer(expected, resp.status);
+        let note = match (expected, resp.status) {
+            (None, s) if s != 101 => version_note(&resp),
+            _ => note,
+        };
         let observed = Observed::HandshakeRefused {
             status: resp.status,
         };
-        let (verdict, note) = match http_expect {
-            Some(Some(s)) if s == resp.status => (Verdict::Pass, None),
-            Some(Some(s)) if (400..500).contains(&resp.status) => (
-                Verdict::NonStrict,
-                Some(format!("refused with {}, expected {s}", resp.status)),
-            ),
-            Some(Some(s)) => (
-                Verdict::Fail,
-                Some(format!("answered {}, expected {s}", resp.status)),
-            ),
-            Some(None) => (Verdict::Info, version_note(&resp)),
-            None => (
-                Verdict::Fail,
-                Some(format!("refused a valid upgrade with HTTP {}", resp.status)),
-            ),
-        };
-        return (observed, verdict, note);
+        return Judgement::new(observed, verdict, note);
     }
-    if let Some(expected) = http_expect {
-        let note = match expected {
-            Some(s) => format!("accepted the upgrade where HTTP {s} was due"),
-            None => "accepted the upgrade".to_owned(),
-        };
-        let verdict = if expected.is_some() {
-            Verdict::Fail
-        } else {
-            Verdict::Info
-        };
-        return (
-            Observed::HandshakeRefused { status: 101 },
-            verdict,
-            Some(note),
+    if resp.status != 101 {
+        return Judgement::new(
+            Observed::HandshakeRefused {
+                status: resp.status,
+            },
+            Verdict::Fail,
+            Some(format!("refused a valid upgrade with HTTP {}", resp.status)),
         );
     }
     let agreed = match validate_response(&resp, &key, &[], &offered) {
         Ok(a) => a,
         Err(e) => {
-            return (
+            return Judgement::new(
                 Observed::HandshakeRefused { status: 101 },
                 Verdict::Fail,
                 Some(format!("invalid 101 response: {e}")),
@@ -228,7 +300,7 @@ async fn drive(
             peer_no_context_takeover: p.server_no_context_takeover,
         });
     if case.setup == Setup::OfferDeflate && deflate.is_none() {
-        return (
+        return Judgement::new(
             Observed::HandshakeRefused { status: 101 },
             Verdict::Info,
             Some("server did not agree to permessage-deflate; case not run".into()),
@@ -255,7 +327,7 @@ async fn drive(
         let obs = observe(&mut stream, &leftover, opts).await;
         if !answers_complete(&pre_plan, &obs.answers) {
             let note = "the valid message before the violation was not echoed".to_owned();
-            return (observed_of(&obs, &pre_plan), Verdict::Fail, Some(note));
+            return Judgement::new(observed_of(&obs, &pre_plan), Verdict::Fail, Some(note));
         }
         answers_before = obs.answers;
         leftover.clear();

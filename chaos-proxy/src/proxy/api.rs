@@ -51,20 +51,8 @@ async fn handle(mut stream: TcpStream, state: &ProxyState) {
         Err(e) => (400, json!({ "error": e })),
     };
     let body = format!("{body}\n");
-    let reason = match status {
-        200 => "OK",
-        201 => "Created",
-        400 => "Bad Request",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        413 => "Payload Too Large",
-        _ => "Error",
-    };
-    let resp = format!(
-        "HTTP/1.1 {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    let _ = stream.write_all(resp.as_bytes()).await;
+    let resp = crate::http::response(status, "application/json", &body);
+    let _ = stream.write_all(&resp).await;
     let _ = stream.shutdown().await;
 }
 

@@ -4,7 +4,16 @@
 //! with the codec's incremental parser and forwarded as they arrive, headers
 //! re-encoded byte for byte. Without faults the output equals the input, whatever
 //! it is (traffic that never was WebSocket goes through opaquely). After a fault,
-//! the reverse direction is watched for the receiver's Close to give a verdict.
+//! the reverse direction is watched for the receiver's own reaction, which the
+//! crate's `verdict` rules turn into a verdict:
+//! - a Close it sends of its own accord is its reaction; a Close that answers the
+//!   other side's Close (sent after it, with the same code or a code the fault
+//!   does not call for) is not;
+//! - any other frame it sends after the faulted frame was forwarded means it
+//!   carried on; that is final once `in_flight_grace` has passed since then
+//!   (earlier frames may have been on their way before the fault arrived);
+//! - a fault that reaches a receiver which had already sent its Close is owed
+//!   only a TCP close.
 
 use std::time::Duration;
 
@@ -20,7 +29,9 @@ use wschaos_codec::parse::{Event, FrameParser};
 use wschaos_codec::{CloseCode, Data, OpCode};
 
 use crate::proxy::fault::{Dir, Fault, FaultSpec, FrameCtx, HeadExpect, PayloadEdit};
-use crate::report::{Observed, Verdict};
+use crate::report::{ClosePayload, Observed, Verdict};
+use crate::seed::derive_seed;
+use crate::verdict::{self, Reaction};
 
 /// Bytes of an injected frame's payload kept in its record.
 const RECORDED_PAYLOAD: usize = 125;
@@ -57,8 +68,14 @@ pub struct Injection {
     watch: Dir,
     pub observed: Option<Observed>,
     pub verdict: Option<Verdict>,
-    /// The reacting endpoint sent data frames after the fault.
+    /// Why the verdict is what it is, when the observation alone does not say.
+    pub note: Option<String>,
+    /// When the faulted frame (or head) had been forwarded whole.
+    forwarded: Option<Duration>,
+    /// The receiver sent a frame other than a Close after that.
     continued: bool,
+    /// The receiver answered the other side's Close: it went on to a normal end.
+    replied: bool,
     kind: Kind,
 }
 
@@ -66,7 +83,30 @@ pub struct Injection {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Frame,
+    /// The receiver had sent its Close before the fault reached it.
+    AfterOwnClose,
     Head(HeadExpect),
+}
+
+impl Injection {
+    fn settle(&mut self, r: Reaction) {
+        let (verdict, note) = match self.kind {
+            Kind::Frame => verdict::violation(&self.expected, &r),
+            Kind::AfterOwnClose => verdict::after_own_close(&r),
+            Kind::Head(HeadExpect::MandatoryExtension) => {
+                verdict::mandatory_extension(&self.expected, &r)
+            }
+            Kind::Head(HeadExpect::RefuseOpen) => verdict::refuse_open(&r),
+            Kind::Head(HeadExpect::Info) => (Verdict::Info, None),
+        };
+        self.observed = Some(r.observed());
+        self.verdict = Some(verdict);
+        self.note = note;
+    }
+
+    fn pending(&self) -> bool {
+        self.verdict.is_none()
+    }
 }
 
 #[derive(Debug)]
@@ -89,8 +129,19 @@ struct Half {
     key: Option<[u8; 4]>,
     /// Collecting a Close frame's payload (plaintext).
     close: Option<Vec<u8>>,
-    closed: Option<(Option<u16>, String)>,
+    /// The first Close this direction carried, its frame index, and its place
+    /// among the connection's Closes (1 = first).
+    closed: Option<SentClose>,
+    /// When this direction last carried a frame header.
+    last_frame: Option<Duration>,
     eof: bool,
+}
+
+#[derive(Debug, Clone)]
+struct SentClose {
+    payload: ClosePayload,
+    index: u64,
+    order: u8,
 }
 
 impl Half {
@@ -105,6 +156,7 @@ impl Half {
             key: None,
             close: None,
             closed: None,
+            last_frame: None,
             eof: false,
         }
     }
@@ -121,7 +173,12 @@ pub struct Relay {
     injections: Vec<Injection>,
     /// How long a receiver has to react after a fault.
     reaction_timeout: Duration,
+    /// Frames a receiver sends this soon after a fault reached it may have been
+    /// on their way already; later ones mean it carried on.
+    in_flight_grace: Duration,
     injected_any: bool,
+    /// The directions in which an endpoint that received a fault sends.
+    receivers: Vec<Dir>,
     /// The server answered the upgrade with something other than 101.
     refused: bool,
 }
@@ -133,11 +190,13 @@ impl Relay {
         Relay {
             c2s: Half::new(),
             s2c: Half::new(),
-            rng: ChaCha8Rng::seed_from_u64(seed ^ conn.wrapping_mul(0x9E37_79B9_7F4A_7C15)),
+            rng: ChaCha8Rng::seed_from_u64(derive_seed(seed, conn, "relay")),
             deflate: false,
             injections: Vec::new(),
             reaction_timeout,
+            in_flight_grace: (reaction_timeout / 4).min(Duration::from_millis(250)),
             injected_any: false,
+            receivers: Vec::new(),
             refused: false,
         }
     }
@@ -224,6 +283,7 @@ impl Relay {
                     HeadExpect::RefuseOpen | HeadExpect::Info => Vec::new(),
                 };
                 self.injected_any = true;
+                self.receivers.push(Dir::C2s);
                 self.injections.push(Injection {
                     fault: f.spec.text.clone(),
                     dir,
@@ -235,7 +295,10 @@ impl Relay {
                     watch: Dir::C2s,
                     observed: None,
                     verdict: None,
+                    note: None,
+                    forwarded: Some(now),
                     continued: false,
+                    replied: false,
                     kind: Kind::Head(edit.expect),
                 });
                 break;
@@ -295,8 +358,10 @@ impl Relay {
         out: &mut Vec<u8>,
     ) {
         let deflate = self.deflate;
+        let receiver_closed = self.half(dir.reverse()).closed.is_some();
         let half = self.half(dir);
         half.frames += 1;
+        half.last_frame = Some(now);
         let ctx_index = half.frames;
         let in_message = half.in_message;
         let injected = half.injected;
@@ -344,6 +409,7 @@ impl Relay {
                     .unwrap_or_else(|_| encode_header(&h, &mut buf).unwrap_or(0));
                 out.extend_from_slice(&buf[..n]);
                 self.injected_any = true;
+                self.receivers.push(dir.reverse());
                 let half = self.half(dir);
                 half.injected = true;
                 half.edit = Some((edit.payload, h.mask, 0, h.payload_len));
@@ -358,8 +424,15 @@ impl Relay {
                     watch: dir.reverse(),
                     observed: None,
                     verdict: None,
+                    note: None,
+                    forwarded: None,
                     continued: false,
-                    kind: Kind::Frame,
+                    replied: false,
+                    kind: if receiver_closed {
+                        Kind::AfterOwnClose
+                    } else {
+                        Kind::Frame
+                    },
                 });
             }
             None => {
@@ -367,15 +440,23 @@ impl Relay {
                 out.extend_from_slice(&buf[..n]);
             }
         }
-        if h.opcode.is_control() || matches!(h.opcode, OpCode::Data(_)) {
-            // A data frame from the reacting side after a fault means it carried on.
-            let data = matches!(h.opcode, OpCode::Data(_));
+        if h.opcode != OpCode::CLOSE {
+            // A frame from the receiver after the fault reached it: it carried on.
+            let grace = self.in_flight_grace;
             for inj in self
                 .injections
                 .iter_mut()
-                .filter(|i| i.watch == dir && i.observed.is_none())
+                .filter(|i| i.watch == dir && i.pending())
             {
-                inj.continued |= data;
+                let Some(forwarded) = inj.forwarded else {
+                    continue;
+                };
+                inj.continued = true;
+                // Nothing of the receiver's can predate a handshake edit.
+                let head = matches!(inj.kind, Kind::Head(_));
+                if head || now >= forwarded + grace {
+                    inj.settle(Reaction::Continued);
+                }
             }
         }
     }
@@ -427,35 +508,59 @@ impl Relay {
 
     fn on_end(&mut self, dir: Dir, now: Duration, out: &mut Vec<u8>) {
         let half = self.half(dir);
-        if let Some((PayloadEdit::Append(extra), key, _, len)) = half.edit.take() {
+        let edited = half.edit.take();
+        let index = half.frames;
+        if let Some((PayloadEdit::Append(extra), key, _, len)) = &edited {
             let start = out.len();
-            out.extend_from_slice(&extra);
+            out.extend_from_slice(extra);
             if let Some(k) = key {
-                apply_mask(&mut out[start..], k, len);
+                apply_mask(&mut out[start..], *k, *len);
             }
         }
-        if let Some(payload) = half.close.take() {
-            let close = match payload.as_slice() {
-                [hi, lo, reason @ ..] => (
-                    Some(u16::from_be_bytes([*hi, *lo])),
-                    String::from_utf8_lossy(reason).into_owned(),
-                ),
-                _ => (None, String::new()),
-            };
-            if half.closed.is_none() {
-                half.closed = Some(close.clone());
-            }
-            for inj in self
+        if edited.is_some() {
+            // The faulted frame is out whole: the receiver's reactions count from now.
+            if let Some(inj) = self
                 .injections
                 .iter_mut()
-                .filter(|i| i.watch == dir && i.observed.is_none() && i.at <= now)
+                .rev()
+                .find(|i| i.dir == dir && i.frame_index == Some(index))
             {
-                let observed = Observed::Close {
-                    code: close.0,
-                    reason: close.1.clone(),
-                };
-                inj.verdict = Some(judge(&inj.expected, inj.kind, &observed));
-                inj.observed = Some(observed);
+                inj.forwarded = Some(now);
+            }
+        }
+        let Some(payload) = self.half(dir).close.take() else {
+            return;
+        };
+        let close = ClosePayload::parse(&payload);
+        let order = 1 + u8::from(self.half(dir.reverse()).closed.is_some());
+        let half = self.half(dir);
+        if half.closed.is_none() {
+            half.closed = Some(SentClose {
+                payload: close.clone(),
+                index,
+                order,
+            });
+        }
+        let other = self.half(dir.reverse()).closed.clone();
+        for inj in self
+            .injections
+            .iter_mut()
+            .filter(|i| i.watch == dir && i.pending())
+        {
+            // The other side's own Close, unless that Close is the faulted frame.
+            let answered = other
+                .as_ref()
+                .filter(|o| o.order == 1 && inj.frame_index != Some(o.index));
+            let reply = answered.is_some_and(|o| {
+                o.payload.code == close.code
+                    || !close.code.is_some_and(|c| inj.expected.contains(&c))
+            });
+            if reply && inj.kind != Kind::AfterOwnClose {
+                // It answered a Close as on any normal connection: it carried on.
+                inj.replied = true;
+                inj.settle(Reaction::Continued);
+            } else {
+                inj.settle(Reaction::Close(close.clone()));
             }
         }
     }
@@ -469,10 +574,13 @@ impl Relay {
         for inj in self
             .injections
             .iter_mut()
-            .filter(|i| i.watch == dir && i.observed.is_none())
+            .filter(|i| i.watch == dir && i.pending())
         {
-            inj.verdict = Some(judge(&inj.expected, inj.kind, &Observed::TcpClose));
-            inj.observed = Some(Observed::TcpClose);
+            inj.settle(if inj.continued {
+                Reaction::Continued
+            } else {
+                Reaction::TcpClose
+            });
         }
     }
 
@@ -494,15 +602,13 @@ impl Relay {
         for inj in self
             .injections
             .iter_mut()
-            .filter(|i| i.observed.is_none() && now >= i.at + timeout)
+            .filter(|i| i.pending() && now >= i.at.saturating_add(timeout))
         {
-            let observed = if inj.continued {
-                Observed::Continued
+            inj.settle(if inj.continued {
+                Reaction::Continued
             } else {
-                Observed::Timeout
-            };
-            inj.verdict = Some(judge(&inj.expected, inj.kind, &observed));
-            inj.observed = Some(observed);
+                Reaction::Timeout
+            });
         }
     }
 
@@ -515,8 +621,30 @@ impl Relay {
         done
     }
 
-    /// Ends the connection: every pending injection is settled as it stands.
+    /// The oldest injection with a verdict, removed from the relay.
+    pub fn take_next_settled(&mut self) -> Option<Injection> {
+        let i = self.injections.iter().position(|i| i.verdict.is_some())?;
+        Some(self.injections.remove(i))
+    }
+
+    /// Ends the connection after every reaction window has run out.
     pub fn finish(&mut self) -> Vec<Injection> {
+        self.finish_at(Duration::MAX)
+    }
+
+    /// Ends the connection at `now`: every pending injection is settled as it
+    /// stands. One whose receiver had not yet had its full time to react, and had
+    /// not carried on, is reported as info: the run stopped before it could say.
+    pub fn finish_at(&mut self, now: Duration) -> Vec<Injection> {
+        let timeout = self.reaction_timeout;
+        for inj in self.injections.iter_mut().filter(|i| i.pending()) {
+            if inj.continued || now >= inj.at.saturating_add(timeout) {
+                continue;
+            }
+            inj.observed = Some(Observed::Timeout);
+            inj.verdict = Some(Verdict::Info);
+            inj.note = Some("the proxy stopped before the receiver's time to react ran out".into());
+        }
         self.tick(Duration::MAX);
         self.take_settled()
     }
@@ -530,14 +658,31 @@ impl Relay {
     pub fn next_deadline(&self) -> Option<Duration> {
         self.injections
             .iter()
-            .filter(|i| i.observed.is_none())
-            .map(|i| i.at + self.reaction_timeout)
+            .filter(|i| i.pending())
+            .map(|i| i.at.saturating_add(self.reaction_timeout))
             .min()
     }
 
-    /// The first Close each direction carried: `[c2s, s2c]`, code and reason.
-    pub fn closes(&self) -> [Option<(Option<u16>, String)>; 2] {
-        [self.c2s.closed.clone(), self.s2c.closed.clone()]
+    /// A Close with an error code that an endpoint sent of its own accord (not in
+    /// answer to the other's Close) although no fault reached it: what a transport
+    /// fault could be blamed for.
+    pub fn unexplained_error_close(&self) -> Option<&ClosePayload> {
+        [Dir::C2s, Dir::S2c].into_iter().find_map(|dir| {
+            let sent = match dir {
+                Dir::C2s => self.c2s.closed.as_ref(),
+                Dir::S2c => self.s2c.closed.as_ref(),
+            }?;
+            let faulted = self.receivers.contains(&dir);
+            let failing = sent.payload.code.is_some_and(|c| c.fails_connection());
+            (failing && sent.order == 1 && !faulted).then_some(&sent.payload)
+        })
+    }
+
+    /// Whether a direction this selection covers carried a frame at or after
+    /// `since` (a transport fault is only judged where it had traffic to act on).
+    pub fn carried_frames_since(&self, c2s: bool, s2c: bool, since: Duration) -> bool {
+        (c2s && self.c2s.last_frame.is_some_and(|t| t >= since))
+            || (s2c && self.s2c.last_frame.is_some_and(|t| t >= since))
     }
 
     /// Whether any fault has been injected on this connection so far.
@@ -548,27 +693,5 @@ impl Relay {
     /// permessage-deflate agreed, as the client was told.
     pub fn deflate(&self) -> bool {
         self.deflate
-    }
-}
-
-/// The verdict for one injection (SPEC.md's rules, as in the checker).
-fn judge(expected: &[CloseCode], kind: Kind, observed: &Observed) -> Verdict {
-    let error_code = |c: u16| matches!(c, 1002 | 1003 | 1007..=1011);
-    match (kind, observed) {
-        (Kind::Head(HeadExpect::RefuseOpen), Observed::TcpClose) => Verdict::Pass,
-        (Kind::Head(HeadExpect::RefuseOpen), Observed::Close { .. }) => Verdict::NonStrict,
-        (Kind::Head(HeadExpect::RefuseOpen), _) => Verdict::Fail,
-        (Kind::Head(HeadExpect::Info), _) => Verdict::Info,
-        _ if expected.is_empty() => Verdict::Info,
-        (_, Observed::Close { code: Some(c), .. })
-            if expected.iter().any(|e| u16::from(*e) == *c) =>
-        {
-            Verdict::Pass
-        }
-        (_, Observed::Close { code: Some(c), .. }) if error_code(*c) => Verdict::NonStrict,
-        (_, Observed::Close { code: None, .. } | Observed::TcpClose) => Verdict::NonStrict,
-        // A client that treats the extension as optional may carry on.
-        (Kind::Head(HeadExpect::MandatoryExtension), _) => Verdict::Info,
-        _ => Verdict::Fail,
     }
 }

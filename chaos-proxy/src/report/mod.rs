@@ -3,8 +3,10 @@
 //! version 1, JUnit XML) and the exit code CI reads.
 
 use serde::{Deserialize, Serialize};
+use wschaos_codec::CloseCode;
 
 pub mod json;
+pub mod jsonl;
 pub mod junit;
 pub mod text;
 
@@ -38,8 +40,12 @@ impl Verdict {
 pub enum Observed {
     /// A Close frame arrived (`code` is absent for an empty Close payload).
     Close {
-        #[serde(skip_serializing_if = "Option::is_none")]
-        code: Option<u16>,
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            with = "close_code"
+        )]
+        code: Option<CloseCode>,
         reason: String,
     },
     /// FIN or RST with no Close frame.
@@ -52,6 +58,49 @@ pub enum Observed {
     Timeout,
     /// The opening handshake was answered with this HTTP status.
     HandshakeRefused { status: u16 },
+}
+
+/// A Close frame's payload as received: the code (absent for an empty payload)
+/// and the reason, decoded lossily.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ClosePayload {
+    pub code: Option<CloseCode>,
+    pub reason: String,
+}
+
+impl ClosePayload {
+    /// Reads a Close frame's plaintext payload (a 1-byte payload has no code).
+    pub fn parse(payload: &[u8]) -> ClosePayload {
+        match payload {
+            [hi, lo, reason @ ..] => ClosePayload {
+                code: Some(CloseCode::from(u16::from_be_bytes([*hi, *lo]))),
+                reason: String::from_utf8_lossy(reason).into_owned(),
+            },
+            _ => ClosePayload::default(),
+        }
+    }
+}
+
+/// Close codes are numbers on the wire and in every report.
+pub mod close_code {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use wschaos_codec::CloseCode;
+
+    pub fn serialize<S: Serializer>(code: &Option<CloseCode>, s: S) -> Result<S::Ok, S::Error> {
+        match code {
+            Some(c) => s.serialize_u16(u16::from(*c)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<CloseCode>, D::Error> {
+        Ok(Option::<u16>::deserialize(d)?.map(CloseCode::from))
+    }
+
+    /// For a list of codes.
+    pub fn serialize_list<S: Serializer>(codes: &[CloseCode], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(codes.iter().map(|&c| u16::from(c)))
+    }
 }
 
 /// What a case expected, as written in reports: a list of close codes, or a word.
@@ -118,6 +167,23 @@ pub struct Report {
     pub started: String,
     pub cases: Vec<CaseResult>,
     pub summary: Summary,
+    /// The run was interrupted: `cases` holds only the cases that completed.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub partial: bool,
+    /// How many selected cases did not run (or did not finish) in a partial run.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub not_run: usize,
+    /// `--strict`: non-strict cases fail the run too.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub strict: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl Report {
@@ -140,13 +206,40 @@ impl Report {
             started,
             cases,
             summary,
+            partial: false,
+            not_run: 0,
+            strict: false,
         }
     }
 
+    /// Marks the report as cut short: `not_run` selected cases are missing from it.
+    pub fn interrupted(mut self, not_run: usize) -> Report {
+        self.partial = true;
+        self.not_run = not_run;
+        self
+    }
+
+    /// Makes non-strict cases fail the run (`--strict`).
+    pub fn strict(mut self, strict: bool) -> Report {
+        self.strict = strict;
+        self
+    }
+
+    /// Whether `verdict` fails the run: `fail`, and with `--strict` `non-strict` too.
+    pub fn fails(&self, verdict: Verdict) -> bool {
+        verdict == Verdict::Fail || (self.strict && verdict == Verdict::NonStrict)
+    }
+
+    /// How many cases ran to a verdict (every row of the report, before any filter).
+    pub fn cases_run(&self) -> usize {
+        let s = self.summary;
+        s.pass + s.non_strict + s.fail + s.info
+    }
+
     /// SPEC.md exit status: 1 when any case failed, else 0 (non-strict and info
-    /// do not fail a run).
+    /// do not fail a run, unless the run is strict, when non-strict does).
     pub fn exit_code(&self) -> u8 {
-        u8::from(self.summary.fail > 0)
+        u8::from(self.summary.fail > 0 || (self.strict && self.summary.non_strict > 0))
     }
 }
 

@@ -1,0 +1,283 @@
+//! One direction of one proxied connection: read a chunk, run it through the
+//! connection's sans-IO `Relay`, and deliver what it gives back through the
+//! transport faults active in that direction. A chunk is stamped when it arrives
+//! and released `latency` later, while reading goes on, so a delay adds latency
+//! without capping throughput (as toxiproxy's latency toxic does); order is kept
+//! and at most `MAX_QUEUED` bytes wait. Slices and the bandwidth limit shape each
+//! write. A shutdown stops reading and flushes what is held; a reset closes both
+//! sockets with RST and no FIN.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::{Notify, watch};
+use tokio::time::Instant;
+use wschaos_codec::handshake::MAX_HANDSHAKE_BYTES;
+
+use crate::proxy::fault::{Dir, DirSel, Transport};
+use crate::proxy::record::Recording;
+use crate::proxy::relay::{ActiveFault, Relay};
+use crate::proxy::state::ProxyState;
+use crate::seed::derive_seed;
+
+/// Per-direction read size: a frame of any size streams through in pieces this big.
+pub const CHUNK: usize = 16 * 1024;
+/// Bytes a direction holds back for a latency fault before it stops reading.
+const MAX_QUEUED: usize = 1 << 20;
+
+/// A transport fault that acted on at least one chunk of a connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    pub spec: String,
+    pub dir: DirSel,
+    pub transport: Transport,
+    pub after: Option<Duration>,
+}
+
+/// What both directions of one connection share.
+#[derive(Clone)]
+pub struct PumpCtx {
+    pub relay: Arc<Mutex<Relay>>,
+    pub recording: Option<Arc<Mutex<Recording>>>,
+    pub state: Arc<ProxyState>,
+    pub seed: u64,
+    pub conn: u64,
+    pub started: Instant,
+    /// Turns true on shutdown: stop reading, deliver what is held.
+    pub stop: watch::Receiver<bool>,
+    /// Turns true when a `reset` fault fires.
+    pub reset: watch::Receiver<bool>,
+    /// Wakes the connection's timer: the relay holds an injection to settle.
+    pub injected: Arc<Notify>,
+    pub applied: Arc<Mutex<Vec<Applied>>>,
+}
+
+/// How one chunk is delivered.
+#[derive(Debug, Clone, Copy)]
+struct Shape {
+    delay: Duration,
+    slice: usize,
+    kbps: u64,
+}
+
+impl Shape {
+    const NONE: Shape = Shape {
+        delay: Duration::ZERO,
+        slice: usize::MAX,
+        kbps: u64::MAX,
+    };
+}
+
+struct Queued {
+    release: Instant,
+    bytes: Vec<u8>,
+    shape: Shape,
+}
+
+/// Resolves once `rx` turns true; never if its sender is gone first.
+async fn turned_true(rx: &mut watch::Receiver<bool>) {
+    if rx.wait_for(|v| *v).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Relays one direction until EOF, error, shutdown or reset, then half-closes the
+/// other side so the peer sees the end too (not after a reset: that is an RST).
+pub async fn pump(dir: Dir, mut from: OwnedReadHalf, mut to: OwnedWriteHalf, ctx: PumpCtx) {
+    let PumpCtx {
+        relay,
+        recording,
+        state,
+        seed,
+        conn,
+        started,
+        mut stop,
+        mut reset,
+        injected,
+        applied,
+    } = ctx;
+    // Reads fill spare capacity (`read_buf`), so a connection's memory is touched
+    // only as far as its reads have reached: an idle one costs a page, not 16 KiB.
+    let mut buf: Vec<u8> = Vec::with_capacity(CHUNK);
+    let mut out = Vec::with_capacity(CHUNK + MAX_HANDSHAKE_BYTES);
+    let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(seed, conn, dir.as_str()));
+    let mut queue: VecDeque<Queued> = VecDeque::new();
+    let mut queued = 0usize;
+    let mut reading = true;
+    loop {
+        if !reading && queue.is_empty() {
+            break;
+        }
+        let release = queue.front().map(|q| q.release);
+        // `None`: nothing read this turn.
+        let n: Option<Option<usize>> = tokio::select! {
+            biased;
+            _ = turned_true(&mut reset) => {
+                // Dropping the read half after this closes the socket without a
+                // FIN; with zero linger the peer gets an RST.
+                to.forget();
+                return;
+            }
+            _ = turned_true(&mut stop), if reading => Some(None),
+            _ = tokio::time::sleep_until(release.unwrap_or_else(Instant::now)), if release.is_some() => None,
+            r = { buf.clear(); from.read_buf(&mut buf) }, if reading && queued < MAX_QUEUED => {
+                Some(Some(r.unwrap_or(0)))
+            }
+        };
+        let Some(n) = n else {
+            // A delayed chunk is due.
+            if let Some(q) = queue.pop_front() {
+                queued -= q.bytes.len();
+                match write(&mut to, &q.bytes, q.shape, &mut reset).await {
+                    Ok(()) => {}
+                    Err(WriteEnd::Io) => break,
+                    Err(WriteEnd::Reset) => return to.forget(),
+                }
+            }
+            continue;
+        };
+        out.clear();
+        // One snapshot per chunk, for the relay and for delivery.
+        let faults = state.faults();
+        let wake_timer = {
+            let mut r = relay.lock().unwrap_or_else(|e| e.into_inner());
+            match n {
+                None => r.flush_held(dir, &mut out),
+                Some(0) => r.eof(dir, &mut out),
+                Some(n) => r.feed(dir, &buf[..n], started.elapsed(), &faults, &mut out),
+            }
+            r.has_injections()
+        };
+        if wake_timer {
+            injected.notify_one();
+        }
+        if let (Some(rec), Some(n)) = (&recording, n) {
+            rec.lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(dir, &buf[..n], &out);
+        }
+        if matches!(n, None | Some(0)) {
+            reading = false;
+        }
+        if !out.is_empty() {
+            let shape = if reading {
+                shape(dir, &faults, &mut rng, started, &applied)
+            } else {
+                // Ending: what is left goes out as it is.
+                Shape::NONE
+            };
+            if shape.delay.is_zero() && queue.is_empty() {
+                match write(&mut to, &out, shape, &mut reset).await {
+                    Ok(()) => {}
+                    Err(WriteEnd::Io) => break,
+                    Err(WriteEnd::Reset) => return to.forget(),
+                }
+            } else {
+                // Released in order: never before the chunk ahead of it.
+                let at = Instant::now() + shape.delay;
+                let release = queue.back().map_or(at, |q| q.release.max(at));
+                queued += out.len();
+                queue.push_back(Queued {
+                    release,
+                    bytes: out.clone(),
+                    shape,
+                });
+            }
+        }
+        // A large handshake buffer is not kept once it has been forwarded.
+        if out.capacity() > 4 * (CHUNK + MAX_HANDSHAKE_BYTES) {
+            out = Vec::with_capacity(CHUNK + MAX_HANDSHAKE_BYTES);
+        }
+    }
+    let _ = to.shutdown().await;
+}
+
+/// Why a write did not complete.
+enum WriteEnd {
+    Io,
+    Reset,
+}
+
+/// Writes `bytes` in slices of at most `shape.slice`, then pauses for the
+/// bandwidth limit; a reset interrupts it (the caller then drops the socket).
+async fn write(
+    to: &mut OwnedWriteHalf,
+    bytes: &[u8],
+    shape: Shape,
+    reset: &mut watch::Receiver<bool>,
+) -> Result<(), WriteEnd> {
+    let io = async {
+        if shape.slice == usize::MAX {
+            to.write_all(bytes).await?;
+        } else {
+            for piece in bytes.chunks(shape.slice) {
+                to.write_all(piece).await?;
+                to.flush().await?;
+            }
+        }
+        if shape.kbps != u64::MAX {
+            // kilobits per second: bytes * 8 / kbps milliseconds.
+            let micros = (bytes.len() as u64).saturating_mul(8_000) / shape.kbps;
+            tokio::time::sleep(Duration::from_micros(micros)).await;
+        }
+        Ok::<(), std::io::Error>(())
+    };
+    tokio::select! {
+        r = io => r.map_err(|_| WriteEnd::Io),
+        _ = turned_true(reset) => Err(WriteEnd::Reset),
+    }
+}
+
+/// The transport faults active in `dir` for this chunk, combined: delays add up,
+/// the smallest slice and the lowest bandwidth win. Each one that acts is noted
+/// in `applied`, so that it gets a verdict when the connection ends.
+fn shape(
+    dir: Dir,
+    faults: &[ActiveFault],
+    rng: &mut ChaCha8Rng,
+    started: Instant,
+    applied: &Mutex<Vec<Applied>>,
+) -> Shape {
+    let mut s = Shape::NONE;
+    for f in faults.iter().filter(|f| f.spec.dir.matches(dir)) {
+        let Some(t) = f.fault.transport() else {
+            continue;
+        };
+        if t == Transport::Reset {
+            continue;
+        }
+        if f.spec.trigger.after.is_some_and(|a| started.elapsed() < a) {
+            continue;
+        }
+        if f.spec.trigger.p.is_some_and(|p| rng.random::<f64>() >= p) {
+            continue;
+        }
+        match t {
+            Transport::Latency { ms, jitter } => {
+                let ms = ms.saturating_add(rng.random_range(0..=jitter));
+                s.delay = s.delay.saturating_add(Duration::from_millis(ms));
+            }
+            Transport::Slice { max } => s.slice = s.slice.min(max),
+            Transport::Bandwidth { kbps } => s.kbps = s.kbps.min(kbps),
+            Transport::Reset => {}
+        }
+        let mut list = applied.lock().unwrap_or_else(|e| e.into_inner());
+        if !list
+            .iter()
+            .any(|a| a.spec == f.spec.text && a.dir == f.spec.dir)
+        {
+            list.push(Applied {
+                spec: f.spec.text.clone(),
+                dir: f.spec.dir,
+                transport: t,
+                after: f.spec.trigger.after,
+            });
+        }
+    }
+    s
+}
