@@ -7,10 +7,22 @@ use wschaos_codec::frame::FrameHeader;
 use wschaos_codec::validate::{DeflateConfig, Validator, ValidatorConfig};
 use wschaos_codec::{OpCode, Role};
 
-use super::{Dir, Fault, FrameCtx, FrameEdit, PayloadEdit};
+use super::{
+    Dir, Fault, FaultKind, FaultSpec, FrameCtx, FrameEdit, FrameFault, PayloadEdit, SpecError,
+};
+
+pub const HELP: &str = "bitflip-header — flips one of FIN, RSV1-3, opcode, MASK where that breaks a rule; \
+                        owes what the codec's validator says";
 
 #[derive(Debug)]
 pub struct BitflipHeader;
+
+impl BitflipHeader {
+    pub fn from_spec(spec: &FaultSpec) -> Result<Self, SpecError> {
+        spec.no_params()?;
+        Ok(BitflipHeader)
+    }
+}
 
 /// The bits tried: 0-7 are the first header byte, 8 is MASK.
 const BITS: u64 = 9;
@@ -35,7 +47,13 @@ fn flip(h: &FrameHeader, bit: u64, rand: u64) -> FrameHeader {
 }
 
 impl Fault for BitflipHeader {
-    fn edit_frame(&self, ctx: &FrameCtx<'_>, rand: u64) -> Option<FrameEdit> {
+    fn kind(&self) -> FaultKind<'_> {
+        FaultKind::Frame(self)
+    }
+}
+
+impl FrameFault for BitflipHeader {
+    fn edit(&self, ctx: &FrameCtx<'_>, rand: u64) -> Option<FrameEdit> {
         let receiver = match ctx.dir {
             Dir::C2s => Role::Server,
             Dir::S2c => Role::Client,
@@ -67,5 +85,30 @@ impl Fault for BitflipHeader {
             }
         }
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use wschaos_codec::CloseCode;
+
+    use super::*;
+
+    #[test]
+    fn flips_an_opcode_bit_into_a_reserved_opcode() {
+        let fault = BitflipHeader::from_spec(&FaultSpec::parse("bitflip-header").unwrap()).unwrap();
+        let header = FrameHeader::new(OpCode::BINARY, None, 4);
+        let ctx = FrameCtx {
+            dir: Dir::S2c,
+            header: &header,
+            index: 1,
+            in_message: false,
+            deflate: false,
+        };
+        // rand 0 tries bit 0 first: opcode 0x2 becomes the reserved 0x3.
+        let edit = fault.edit_frame(&ctx, 0).unwrap();
+        assert_eq!(edit.header.opcode, OpCode::from_nibble(0x3));
+        assert_eq!(edit.payload, PayloadEdit::Keep);
+        assert_eq!(edit.expected, [CloseCode::Protocol]);
     }
 }

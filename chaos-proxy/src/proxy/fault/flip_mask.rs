@@ -3,13 +3,30 @@
 
 use wschaos_codec::CloseCode;
 
-use super::{Dir, Fault, FrameCtx, FrameEdit, PayloadEdit};
+use super::{
+    Dir, Fault, FaultKind, FaultSpec, FrameCtx, FrameEdit, FrameFault, PayloadEdit, SpecError,
+};
+
+pub const HELP: &str = "flip-mask — c2s: removes the mask and unmasks the payload; s2c: masks a server frame; owes 1002";
 
 #[derive(Debug)]
 pub struct FlipMask;
 
+impl FlipMask {
+    pub fn from_spec(spec: &FaultSpec) -> Result<Self, SpecError> {
+        spec.no_params()?;
+        Ok(FlipMask)
+    }
+}
+
 impl Fault for FlipMask {
-    fn edit_frame(&self, ctx: &FrameCtx<'_>, rand: u64) -> Option<FrameEdit> {
+    fn kind(&self) -> FaultKind<'_> {
+        FaultKind::Frame(self)
+    }
+}
+
+impl FrameFault for FlipMask {
+    fn edit(&self, ctx: &FrameCtx<'_>, rand: u64) -> Option<FrameEdit> {
         let mut header = *ctx.header;
         let payload = match (ctx.dir, ctx.header.mask) {
             (Dir::C2s, Some(key)) => {
@@ -34,5 +51,29 @@ impl Fault for FlipMask {
             expected: vec![CloseCode::Protocol],
             what: what.into(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use wschaos_codec::{FrameHeader, OpCode};
+
+    use super::*;
+
+    #[test]
+    fn unmasks_a_client_frame() {
+        let fault = FlipMask::from_spec(&FaultSpec::parse("flip-mask").unwrap()).unwrap();
+        let header = FrameHeader::new(OpCode::BINARY, Some([1, 2, 3, 4]), 5);
+        let ctx = FrameCtx {
+            dir: Dir::C2s,
+            header: &header,
+            index: 1,
+            in_message: false,
+            deflate: false,
+        };
+        let edit = fault.edit_frame(&ctx, 0).unwrap();
+        assert_eq!(edit.header.mask, None);
+        assert_eq!(edit.payload, PayloadEdit::Unmask { key: [1, 2, 3, 4] });
+        assert_eq!(edit.expected, [CloseCode::Protocol]);
     }
 }

@@ -3,13 +3,28 @@
 
 use wschaos_codec::CloseCode;
 
-use super::{Fault, FrameCtx, FrameEdit, PayloadEdit};
+use super::{Fault, FaultKind, FaultSpec, FrameCtx, FrameEdit, FrameFault, PayloadEdit, SpecError};
+
+pub const HELP: &str = "fragment-control — clears FIN on a control frame; owes 1002";
 
 #[derive(Debug)]
 pub struct FragmentControl;
 
+impl FragmentControl {
+    pub fn from_spec(spec: &FaultSpec) -> Result<Self, SpecError> {
+        spec.no_params()?;
+        Ok(FragmentControl)
+    }
+}
+
 impl Fault for FragmentControl {
-    fn edit_frame(&self, ctx: &FrameCtx<'_>, _rand: u64) -> Option<FrameEdit> {
+    fn kind(&self) -> FaultKind<'_> {
+        FaultKind::Frame(self)
+    }
+}
+
+impl FrameFault for FragmentControl {
+    fn edit(&self, ctx: &FrameCtx<'_>, _rand: u64) -> Option<FrameEdit> {
         if !ctx.header.opcode.is_control() || !ctx.header.fin {
             return None;
         }
@@ -21,5 +36,31 @@ impl Fault for FragmentControl {
             expected: vec![CloseCode::Protocol],
             what: "cleared FIN on a control frame".into(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use wschaos_codec::{FrameHeader, OpCode};
+
+    use super::super::Dir;
+    use super::*;
+
+    #[test]
+    fn clears_fin_on_a_pong() {
+        let fault =
+            FragmentControl::from_spec(&FaultSpec::parse("fragment-control").unwrap()).unwrap();
+        let header = FrameHeader::new(OpCode::PONG, None, 0);
+        let ctx = FrameCtx {
+            dir: Dir::S2c,
+            header: &header,
+            index: 1,
+            in_message: false,
+            deflate: false,
+        };
+        let edit = fault.edit_frame(&ctx, 0).unwrap();
+        assert!(!edit.header.fin);
+        assert_eq!(edit.payload, PayloadEdit::Keep);
+        assert_eq!(edit.expected, [CloseCode::Protocol]);
     }
 }

@@ -4,13 +4,28 @@
 
 use wschaos_codec::{CloseCode, LengthForm};
 
-use super::{Fault, FrameCtx, FrameEdit, PayloadEdit};
+use super::{Fault, FaultKind, FaultSpec, FrameCtx, FrameEdit, FrameFault, PayloadEdit, SpecError};
+
+pub const HELP: &str = "length-msb — 64-bit length with its top bit set; owes 1002 or 1009";
 
 #[derive(Debug)]
 pub struct LengthMsb;
 
+impl LengthMsb {
+    pub fn from_spec(spec: &FaultSpec) -> Result<Self, SpecError> {
+        spec.no_params()?;
+        Ok(LengthMsb)
+    }
+}
+
 impl Fault for LengthMsb {
-    fn edit_frame(&self, ctx: &FrameCtx<'_>, _rand: u64) -> Option<FrameEdit> {
+    fn kind(&self) -> FaultKind<'_> {
+        FaultKind::Frame(self)
+    }
+}
+
+impl FrameFault for LengthMsb {
+    fn edit(&self, ctx: &FrameCtx<'_>, _rand: u64) -> Option<FrameEdit> {
         if ctx.header.opcode.is_control() || ctx.header.payload_len >> 63 != 0 {
             return None;
         }
@@ -23,5 +38,30 @@ impl Fault for LengthMsb {
             expected: vec![CloseCode::Protocol, CloseCode::Size],
             what: "64-bit length with its top bit set".into(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use wschaos_codec::{FrameHeader, OpCode};
+
+    use super::super::Dir;
+    use super::*;
+
+    #[test]
+    fn sets_the_top_bit_of_the_length() {
+        let fault = LengthMsb::from_spec(&FaultSpec::parse("length-msb").unwrap()).unwrap();
+        let header = FrameHeader::new(OpCode::BINARY, None, 10);
+        let ctx = FrameCtx {
+            dir: Dir::S2c,
+            header: &header,
+            index: 1,
+            in_message: false,
+            deflate: false,
+        };
+        let edit = fault.edit_frame(&ctx, 0).unwrap();
+        assert_eq!(edit.header.payload_len, (1 << 63) | 10);
+        assert_eq!(edit.header.length_form, LengthForm::U64);
+        assert_eq!(edit.expected, [CloseCode::Protocol, CloseCode::Size]);
     }
 }

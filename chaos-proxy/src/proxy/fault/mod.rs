@@ -1,12 +1,14 @@
-//! Faults: the trait every fault implements, the `--fault` spec syntax
-//! (`NAME[@DIRECTION][:key=value,...]`), and the registry that maps names to
-//! implementations, one file each (the toxiproxy shape). A frame fault makes
-//! exactly one violation and says which close codes the receiver then owes.
-
-use std::collections::BTreeMap;
-use std::time::Duration;
+//! Faults: the trait every fault implements, the edits a fault returns, and the
+//! registry that maps names to implementations. Each fault is one file (the
+//! toxiproxy shape): its parameters, how it reads them from a spec, its help
+//! line, what it does, and its test. A frame fault makes exactly one violation
+//! and says which close codes the receiver then owes. `ADDING.md` beside this
+//! file says how to add one.
 
 use wschaos_codec::{CloseCode, FrameHeader};
+
+mod spec;
+pub use spec::{Dir, DirSel, FaultSpec, SpecError, Trigger};
 
 mod bad_close_code;
 mod bandwidth;
@@ -26,226 +28,150 @@ mod set_rsv;
 mod slice;
 mod strip_extensions;
 
-/// The direction traffic flows in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Dir {
-    C2s,
-    S2c,
+/// One row of the registry.
+pub struct Entry {
+    /// The name a `--fault` spec starts with.
+    pub name: &'static str,
+    /// One line for `--help`: the spec with its keys and defaults, and what it does.
+    pub help: &'static str,
+    /// Reads the fault's own keys from a spec and builds it.
+    pub build: fn(&FaultSpec) -> Result<Box<dyn Fault>, SpecError>,
 }
 
-impl Dir {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Dir::C2s => "c2s",
-            Dir::S2c => "s2c",
-        }
-    }
-
-    pub fn reverse(self) -> Dir {
-        match self {
-            Dir::C2s => Dir::S2c,
-            Dir::S2c => Dir::C2s,
-        }
-    }
-}
-
-/// Which directions a fault acts on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DirSel {
-    One(Dir),
-    Both,
-}
-
-impl DirSel {
-    pub fn matches(self, dir: Dir) -> bool {
-        matches!(self, DirSel::Both) || self == DirSel::One(dir)
-    }
-}
-
-/// When a fault fires, among the frames it applies to. At most one frame fault
-/// is injected per direction per connection, so each verdict has one cause.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Trigger {
-    /// Fire on each applicable frame with this probability (seeded RNG).
-    pub p: Option<f64>,
-    /// Fire on the Nth frame of the direction (1-based), if the fault applies to it.
-    pub nth: Option<u64>,
-    /// Only once this much time has passed since the connection opened.
-    pub after: Option<Duration>,
-}
-
-/// A parsed `--fault` spec.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FaultSpec {
-    pub name: String,
-    pub dir: DirSel,
-    pub trigger: Trigger,
-    /// Fault-specific keys (e.g. `bit` for set-rsv, `code` for bad-close-code).
-    pub params: BTreeMap<String, String>,
-    /// The spec as the user wrote it, for reports.
-    pub text: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SpecError {
-    #[error("bad fault spec {0:?}: expected NAME[@c2s|s2c|both][:key=value,...]")]
-    Syntax(String),
-    #[error("unknown fault {0:?} (known: {known})", known = NAMES.join(", "))]
-    UnknownFault(String),
-    #[error("bad fault spec {spec:?}: {problem}")]
-    BadValue { spec: String, problem: String },
-}
-
-/// Every fault name the registry knows, in the order `--help` lists them.
-pub const NAMES: &[&str] = &[
-    "flip-mask",
-    "set-rsv",
-    "reserved-opcode",
-    "oversize-control",
-    "fragment-control",
-    "orphan-continuation",
-    "bad-close-code",
-    "invalid-utf8",
-    "length-msb",
-    "non-minimal-length",
-    "bitflip-header",
-    "strip-extensions",
-    "inject-extension",
-    "latency",
-    "slice",
-    "bandwidth",
-    "reset",
+/// Every fault, in the order `--help` lists them. A name is written here only.
+pub const REGISTRY: &[Entry] = &[
+    Entry {
+        name: "flip-mask",
+        help: flip_mask::HELP,
+        build: |s| Ok(Box::new(flip_mask::FlipMask::from_spec(s)?)),
+    },
+    Entry {
+        name: "set-rsv",
+        help: set_rsv::HELP,
+        build: |s| Ok(Box::new(set_rsv::SetRsv::from_spec(s)?)),
+    },
+    Entry {
+        name: "reserved-opcode",
+        help: reserved_opcode::HELP,
+        build: |s| Ok(Box::new(reserved_opcode::ReservedOpcode::from_spec(s)?)),
+    },
+    Entry {
+        name: "oversize-control",
+        help: oversize_control::HELP,
+        build: |s| Ok(Box::new(oversize_control::OversizeControl::from_spec(s)?)),
+    },
+    Entry {
+        name: "fragment-control",
+        help: fragment_control::HELP,
+        build: |s| Ok(Box::new(fragment_control::FragmentControl::from_spec(s)?)),
+    },
+    Entry {
+        name: "orphan-continuation",
+        help: orphan_continuation::HELP,
+        build: |s| {
+            Ok(Box::new(
+                orphan_continuation::OrphanContinuation::from_spec(s)?,
+            ))
+        },
+    },
+    Entry {
+        name: "bad-close-code",
+        help: bad_close_code::HELP,
+        build: |s| Ok(Box::new(bad_close_code::BadCloseCode::from_spec(s)?)),
+    },
+    Entry {
+        name: "invalid-utf8",
+        help: invalid_utf8::HELP,
+        build: |s| Ok(Box::new(invalid_utf8::InvalidUtf8::from_spec(s)?)),
+    },
+    Entry {
+        name: "length-msb",
+        help: length_msb::HELP,
+        build: |s| Ok(Box::new(length_msb::LengthMsb::from_spec(s)?)),
+    },
+    Entry {
+        name: "non-minimal-length",
+        help: non_minimal_length::HELP,
+        build: |s| {
+            Ok(Box::new(non_minimal_length::NonMinimalLength::from_spec(
+                s,
+            )?))
+        },
+    },
+    Entry {
+        name: "bitflip-header",
+        help: bitflip_header::HELP,
+        build: |s| Ok(Box::new(bitflip_header::BitflipHeader::from_spec(s)?)),
+    },
+    Entry {
+        name: "strip-extensions",
+        help: strip_extensions::HELP,
+        build: |s| Ok(Box::new(strip_extensions::StripExtensions::from_spec(s)?)),
+    },
+    Entry {
+        name: "inject-extension",
+        help: inject_extension::HELP,
+        build: |s| Ok(Box::new(inject_extension::InjectExtension::from_spec(s)?)),
+    },
+    Entry {
+        name: "latency",
+        help: latency::HELP,
+        build: |s| Ok(Box::new(latency::Latency::from_spec(s)?)),
+    },
+    Entry {
+        name: "slice",
+        help: slice::HELP,
+        build: |s| Ok(Box::new(slice::Slice::from_spec(s)?)),
+    },
+    Entry {
+        name: "bandwidth",
+        help: bandwidth::HELP,
+        build: |s| Ok(Box::new(bandwidth::Bandwidth::from_spec(s)?)),
+    },
+    Entry {
+        name: "reset",
+        help: reset::HELP,
+        build: |s| Ok(Box::new(reset::Reset::from_spec(s)?)),
+    },
 ];
 
-impl FaultSpec {
-    pub fn parse(text: &str) -> Result<FaultSpec, SpecError> {
-        let syntax = || SpecError::Syntax(text.to_owned());
-        let bad = |problem: String| SpecError::BadValue {
-            spec: text.to_owned(),
-            problem,
-        };
-        let (head, rest) = match text.split_once(':') {
-            Some((h, r)) => (h, Some(r)),
-            None => (text, None),
-        };
-        let (name, dir) = match head.split_once('@') {
-            Some((n, d)) => (n, Some(d)),
-            None => (head, None),
-        };
-        if name.is_empty()
-            || !name
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        {
-            return Err(syntax());
-        }
-        if !NAMES.contains(&name) {
-            return Err(SpecError::UnknownFault(name.to_owned()));
-        }
-        let dir = match dir {
-            None | Some("both") => DirSel::Both,
-            Some("c2s") => DirSel::One(Dir::C2s),
-            Some("s2c") => DirSel::One(Dir::S2c),
-            Some(other) => return Err(bad(format!("direction {other:?} is not c2s, s2c or both"))),
-        };
-        let mut trigger = Trigger {
-            p: None,
-            nth: None,
-            after: None,
-        };
-        let mut params = BTreeMap::new();
-        for kv in rest
-            .into_iter()
-            .flat_map(|r| r.split(','))
-            .filter(|s| !s.is_empty())
-        {
-            let (k, v) = kv.split_once('=').ok_or_else(syntax)?;
-            match k {
-                "p" => {
-                    let p: f64 = v
-                        .parse()
-                        .map_err(|_| bad(format!("p={v} is not a number")))?;
-                    if !(0.0..=1.0).contains(&p) {
-                        return Err(bad(format!("p={v} is not between 0 and 1")));
-                    }
-                    trigger.p = Some(p);
-                }
-                "nth" => {
-                    let n: u64 = v
-                        .parse()
-                        .ok()
-                        .filter(|&n| n > 0)
-                        .ok_or_else(|| bad(format!("nth={v} is not a positive integer")))?;
-                    trigger.nth = Some(n);
-                }
-                "after" => {
-                    trigger.after = Some(parse_duration(v).ok_or_else(|| {
-                        bad(format!("after={v} is not a duration like 500ms or 2s"))
-                    })?)
-                }
-                _ => {
-                    params.insert(k.to_owned(), v.to_owned());
-                }
-            }
-        }
-        let spec = FaultSpec {
-            name: name.to_owned(),
-            dir,
-            trigger,
-            params,
-            text: text.to_owned(),
-        };
-        // Building validates the fault's own keys.
-        build(&spec)?;
-        Ok(spec)
-    }
+/// Every fault name the registry knows, in the order `--help` lists them.
+pub const NAMES: &[&str] = &names();
 
-    fn param<T: std::str::FromStr>(&self, key: &str) -> Result<Option<T>, SpecError> {
-        match self.params.get(key) {
-            None => Ok(None),
-            Some(v) => v.parse().map(Some).map_err(|_| SpecError::BadValue {
-                spec: self.text.clone(),
-                problem: format!("{key}={v} is not valid"),
-            }),
-        }
+const fn names() -> [&'static str; REGISTRY.len()] {
+    let mut out = [""; REGISTRY.len()];
+    let mut i = 0;
+    while i < REGISTRY.len() {
+        out[i] = REGISTRY[i].name;
+        i += 1;
     }
-
-    /// Only these fault-specific keys are allowed.
-    fn only(&self, keys: &[&str]) -> Result<(), SpecError> {
-        match self.params.keys().find(|k| !keys.contains(&k.as_str())) {
-            None => Ok(()),
-            Some(k) => Err(SpecError::BadValue {
-                spec: self.text.clone(),
-                problem: format!(
-                    "{} takes no key {k:?} (keys: {})",
-                    self.name,
-                    keys.join(", ")
-                ),
-            }),
-        }
-    }
-
-    fn no_params(&self) -> Result<(), SpecError> {
-        match self.params.keys().next() {
-            None => Ok(()),
-            Some(k) => Err(SpecError::BadValue {
-                spec: self.text.clone(),
-                problem: format!("{} takes no key {k:?}", self.name),
-            }),
-        }
-    }
+    out
 }
 
-fn parse_duration(v: &str) -> Option<Duration> {
-    let (num, unit) = v.split_at(v.find(|c: char| !c.is_ascii_digit())?);
-    let n: u64 = num.parse().ok()?;
-    match unit {
-        "ms" => Some(Duration::from_millis(n)),
-        "s" => Some(Duration::from_secs(n)),
-        "m" => Some(Duration::from_secs(n * 60)),
-        _ => None,
+/// The registry row for a fault name.
+pub fn lookup(name: &str) -> Option<&'static Entry> {
+    REGISTRY.iter().find(|e| e.name == name)
+}
+
+/// Builds the fault a spec names.
+pub fn build(spec: &FaultSpec) -> Result<Box<dyn Fault>, SpecError> {
+    let entry = lookup(&spec.name).ok_or_else(|| SpecError::UnknownFault(spec.name.clone()))?;
+    (entry.build)(spec)
+}
+
+/// The fault list for `wschaos proxy --help`: the spec syntax, then one line per fault.
+pub fn help_text() -> String {
+    let mut out = String::from(
+        "Faults: NAME[@c2s|s2c|both][:key=value,...]; every fault also takes \
+         p=P (probability per frame), nth=N (the Nth frame) and after=D (e.g. 500ms). \
+         Defaults in parentheses.\n",
+    );
+    for e in REGISTRY {
+        out.push_str("  ");
+        out.push_str(e.help);
+        out.push('\n');
     }
+    out
 }
 
 /// What a frame fault sees of the frame about to be forwarded.
@@ -324,131 +250,69 @@ pub enum Transport {
     Reset,
 }
 
+/// What a fault is, with the behaviour that goes with it. Every fault states
+/// its kind, so one that does nothing cannot compile.
+pub enum FaultKind<'a> {
+    /// Edits one frame of a direction.
+    Frame(&'a dyn FrameFault),
+    /// Edits the upgrade request (`C2s`) or the 101 response (`S2c`).
+    Head(&'a dyn HeadFault),
+    /// Acts on a direction's TCP stream, not on frames.
+    Transport(Transport),
+}
+
 /// A fault. Implementations are small and pure: they see one frame or one head
 /// and return an edit; when and where they fire is the relay's business.
 pub trait Fault: Send + Sync + std::fmt::Debug {
+    /// What kind of fault this is: `FaultKind::Frame(self)` for a [`FrameFault`],
+    /// `FaultKind::Head(self)` for a [`HeadFault`], or the `Transport` it applies.
+    fn kind(&self) -> FaultKind<'_>;
+
     /// Edits a frame header (and payload) to make exactly one violation, or `None`
-    /// when this frame is not one the fault can act on.
-    fn edit_frame(&self, _ctx: &FrameCtx<'_>, _rand: u64) -> Option<FrameEdit> {
-        None
+    /// when this frame is not one the fault can act on (or it is no frame fault).
+    fn edit_frame(&self, ctx: &FrameCtx<'_>, rand: u64) -> Option<FrameEdit> {
+        match self.kind() {
+            FaultKind::Frame(f) => f.edit(ctx, rand),
+            _ => None,
+        }
     }
 
-    /// A transport fault acts on the TCP stream, not on frames.
+    /// What a transport fault does to the TCP stream; `None` for other faults.
     fn transport(&self) -> Option<Transport> {
-        None
+        match self.kind() {
+            FaultKind::Transport(t) => Some(t),
+            _ => None,
+        }
     }
 
-    /// Edits the upgrade request (`C2s`) or the 101 response (`S2c`).
-    fn edit_head(&self, _dir: Dir, _head: &[u8]) -> Option<HeadEdit> {
-        None
+    /// Edits the upgrade request (`C2s`) or the 101 response (`S2c`); `None`
+    /// when the head is not one the fault can act on (or it is no head fault).
+    fn edit_head(&self, dir: Dir, head: &[u8]) -> Option<HeadEdit> {
+        match self.kind() {
+            FaultKind::Head(f) => f.edit(dir, head),
+            _ => None,
+        }
     }
 }
 
-/// Builds the fault a spec names (the registry).
-pub fn build(spec: &FaultSpec) -> Result<Box<dyn Fault>, SpecError> {
-    Ok(match spec.name.as_str() {
-        "flip-mask" => {
-            spec.no_params()?;
-            Box::new(flip_mask::FlipMask)
-        }
-        "set-rsv" => {
-            let bit = spec.param::<u8>("bit")?.unwrap_or(1);
-            if !(1..=3).contains(&bit) {
-                return Err(SpecError::BadValue {
-                    spec: spec.text.clone(),
-                    problem: format!("bit={bit} is not 1, 2 or 3"),
-                });
-            }
-            Box::new(set_rsv::SetRsv { bit })
-        }
-        "reserved-opcode" => {
-            spec.no_params()?;
-            Box::new(reserved_opcode::ReservedOpcode)
-        }
-        "fragment-control" => {
-            spec.no_params()?;
-            Box::new(fragment_control::FragmentControl)
-        }
-        "bad-close-code" => {
-            let code = spec.param::<u16>("code")?.unwrap_or(1005);
-            if CloseCode::from(code).is_valid_on_wire() {
-                return Err(SpecError::BadValue {
-                    spec: spec.text.clone(),
-                    problem: format!("code={code} is a valid close code"),
-                });
-            }
-            Box::new(bad_close_code::BadCloseCode { code })
-        }
-        "non-minimal-length" => {
-            spec.no_params()?;
-            Box::new(non_minimal_length::NonMinimalLength)
-        }
-        "strip-extensions" => {
-            spec.no_params()?;
-            Box::new(strip_extensions::StripExtensions)
-        }
-        "oversize-control" => {
-            spec.no_params()?;
-            Box::new(oversize_control::OversizeControl)
-        }
-        "orphan-continuation" => {
-            spec.no_params()?;
-            Box::new(orphan_continuation::OrphanContinuation)
-        }
-        "invalid-utf8" => {
-            spec.no_params()?;
-            Box::new(invalid_utf8::InvalidUtf8)
-        }
-        "length-msb" => {
-            spec.no_params()?;
-            Box::new(length_msb::LengthMsb)
-        }
-        "bitflip-header" => {
-            spec.no_params()?;
-            Box::new(bitflip_header::BitflipHeader)
-        }
-        "inject-extension" => {
-            spec.no_params()?;
-            Box::new(inject_extension::InjectExtension)
-        }
-        "latency" => {
-            spec.only(&["ms", "jitter"])?;
-            let ms = spec.param::<u64>("ms")?.unwrap_or(100);
-            let jitter = spec.param::<u64>("jitter")?.unwrap_or(0);
-            Box::new(latency::Latency { ms, jitter })
-        }
-        "slice" => {
-            spec.only(&["max"])?;
-            let max = spec.param::<usize>("max")?.unwrap_or(1);
-            if max == 0 {
-                return Err(SpecError::BadValue {
-                    spec: spec.text.clone(),
-                    problem: "max=0: slices need at least one byte".into(),
-                });
-            }
-            Box::new(slice::Slice { max })
-        }
-        "bandwidth" => {
-            spec.only(&["kbps"])?;
-            let kbps = spec
-                .param::<u64>("kbps")?
-                .filter(|&k| k > 0)
-                .ok_or_else(|| SpecError::BadValue {
-                    spec: spec.text.clone(),
-                    problem: "bandwidth needs kbps=N with N > 0".into(),
-                })?;
-            Box::new(bandwidth::Bandwidth { kbps })
-        }
-        "reset" => {
-            spec.no_params()?;
-            Box::new(reset::Reset)
-        }
-        other => return Err(SpecError::UnknownFault(other.to_owned())),
-    })
+/// A fault that edits frames.
+pub trait FrameFault {
+    /// Edits a frame header (and payload) to make exactly one violation, or `None`
+    /// when this frame is not one the fault can act on. `rand` is seeded.
+    fn edit(&self, ctx: &FrameCtx<'_>, rand: u64) -> Option<FrameEdit>;
+}
+
+/// A fault that edits the handshake.
+pub trait HeadFault {
+    /// Edits the upgrade request (`C2s`) or the 101 response (`S2c`), or `None`
+    /// when the head is not one the fault can act on.
+    fn edit(&self, dir: Dir, head: &[u8]) -> Option<HeadEdit>;
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     #[test]
@@ -489,10 +353,27 @@ mod tests {
             ("latency:delay=5", "keys: ms, jitter"),
             ("latency:ms=soon", "ms=soon"),
             ("", "expected NAME"),
+            ("flip-mask@c2s:p=0.1,p=0.2", "key p given twice"),
+            ("set-rsv:bit=1,bit=2", "key bit given twice"),
         ] {
             let e = FaultSpec::parse(spec).unwrap_err().to_string();
             assert!(e.contains(needle), "{spec}: {e}");
             assert_eq!(e.lines().count(), 1);
+        }
+    }
+
+    #[test]
+    fn the_registry_writes_each_name_once() {
+        assert_eq!(NAMES.len(), REGISTRY.len());
+        for (i, e) in REGISTRY.iter().enumerate() {
+            assert_eq!(NAMES[i], e.name);
+            assert!(!NAMES[..i].contains(&e.name), "{} is listed twice", e.name);
+            assert!(e.help.starts_with(e.name), "{}: {}", e.name, e.help);
+            assert_eq!(e.help.lines().count(), 1, "{}", e.name);
+            assert!(help_text().contains(e.help));
+            // The bare name builds with the defaults, unless its help says a key is required.
+            let bare = FaultSpec::parse(e.name);
+            assert_eq!(bare.is_ok(), !e.help.contains("(required)"), "{bare:?}");
         }
     }
 }

@@ -4,13 +4,29 @@
 
 use wschaos_codec::LengthForm;
 
-use super::{Fault, FrameCtx, FrameEdit, PayloadEdit};
+use super::{Fault, FaultKind, FaultSpec, FrameCtx, FrameEdit, FrameFault, PayloadEdit, SpecError};
+
+pub const HELP: &str =
+    "non-minimal-length — re-encodes the length in the 64-bit form; nothing is owed (info)";
 
 #[derive(Debug)]
 pub struct NonMinimalLength;
 
+impl NonMinimalLength {
+    pub fn from_spec(spec: &FaultSpec) -> Result<Self, SpecError> {
+        spec.no_params()?;
+        Ok(NonMinimalLength)
+    }
+}
+
 impl Fault for NonMinimalLength {
-    fn edit_frame(&self, ctx: &FrameCtx<'_>, _rand: u64) -> Option<FrameEdit> {
+    fn kind(&self) -> FaultKind<'_> {
+        FaultKind::Frame(self)
+    }
+}
+
+impl FrameFault for NonMinimalLength {
+    fn edit(&self, ctx: &FrameCtx<'_>, _rand: u64) -> Option<FrameEdit> {
         if ctx.header.length_form == LengthForm::U64 {
             return None;
         }
@@ -25,5 +41,31 @@ impl Fault for NonMinimalLength {
                 ctx.header.payload_len
             ),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use wschaos_codec::{FrameHeader, OpCode};
+
+    use super::super::Dir;
+    use super::*;
+
+    #[test]
+    fn uses_the_64_bit_form_and_owes_nothing() {
+        let fault =
+            NonMinimalLength::from_spec(&FaultSpec::parse("non-minimal-length").unwrap()).unwrap();
+        let header = FrameHeader::new(OpCode::BINARY, None, 5);
+        let ctx = FrameCtx {
+            dir: Dir::S2c,
+            header: &header,
+            index: 1,
+            in_message: false,
+            deflate: false,
+        };
+        let edit = fault.edit_frame(&ctx, 0).unwrap();
+        assert_eq!(edit.header.payload_len, 5);
+        assert_eq!(edit.header.length_form, LengthForm::U64);
+        assert!(edit.expected.is_empty());
     }
 }

@@ -3,13 +3,28 @@
 
 use wschaos_codec::{CloseCode, LengthForm, OpCode};
 
-use super::{Fault, FrameCtx, FrameEdit, PayloadEdit};
+use super::{Fault, FaultKind, FaultSpec, FrameCtx, FrameEdit, FrameFault, PayloadEdit, SpecError};
+
+pub const HELP: &str = "oversize-control — pads a ping or pong to 126 bytes; owes 1002";
 
 #[derive(Debug)]
 pub struct OversizeControl;
 
+impl OversizeControl {
+    pub fn from_spec(spec: &FaultSpec) -> Result<Self, SpecError> {
+        spec.no_params()?;
+        Ok(OversizeControl)
+    }
+}
+
 impl Fault for OversizeControl {
-    fn edit_frame(&self, ctx: &FrameCtx<'_>, _rand: u64) -> Option<FrameEdit> {
+    fn kind(&self) -> FaultKind<'_> {
+        FaultKind::Frame(self)
+    }
+}
+
+impl FrameFault for OversizeControl {
+    fn edit(&self, ctx: &FrameCtx<'_>, _rand: u64) -> Option<FrameEdit> {
         // A Close is left alone: padding its reason could also break its UTF-8.
         if !ctx.header.opcode.is_control()
             || ctx.header.opcode == OpCode::CLOSE
@@ -30,5 +45,32 @@ impl Fault for OversizeControl {
                 ctx.header.payload_len
             ),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use wschaos_codec::FrameHeader;
+
+    use super::super::Dir;
+    use super::*;
+
+    #[test]
+    fn pads_a_ping_to_126_bytes() {
+        let fault =
+            OversizeControl::from_spec(&FaultSpec::parse("oversize-control").unwrap()).unwrap();
+        let header = FrameHeader::new(OpCode::PING, None, 4);
+        let ctx = FrameCtx {
+            dir: Dir::S2c,
+            header: &header,
+            index: 1,
+            in_message: false,
+            deflate: false,
+        };
+        let edit = fault.edit_frame(&ctx, 0).unwrap();
+        assert_eq!(edit.header.payload_len, 126);
+        assert_eq!(edit.header.length_form, LengthForm::U16);
+        assert_eq!(edit.payload, PayloadEdit::Append(vec![b'x'; 122]));
+        assert_eq!(edit.expected, [CloseCode::Protocol]);
     }
 }

@@ -3,13 +3,29 @@
 
 use wschaos_codec::{CloseCode, OpCode};
 
-use super::{Fault, FrameCtx, FrameEdit, PayloadEdit};
+use super::{Fault, FaultKind, FaultSpec, FrameCtx, FrameEdit, FrameFault, PayloadEdit, SpecError};
+
+pub const HELP: &str =
+    "reserved-opcode — replaces the opcode with a reserved one of the same class; owes 1002";
 
 #[derive(Debug)]
 pub struct ReservedOpcode;
 
+impl ReservedOpcode {
+    pub fn from_spec(spec: &FaultSpec) -> Result<Self, SpecError> {
+        spec.no_params()?;
+        Ok(ReservedOpcode)
+    }
+}
+
 impl Fault for ReservedOpcode {
-    fn edit_frame(&self, ctx: &FrameCtx<'_>, rand: u64) -> Option<FrameEdit> {
+    fn kind(&self) -> FaultKind<'_> {
+        FaultKind::Frame(self)
+    }
+}
+
+impl FrameFault for ReservedOpcode {
+    fn edit(&self, ctx: &FrameCtx<'_>, rand: u64) -> Option<FrameEdit> {
         if ctx.header.opcode.is_reserved() {
             return None;
         }
@@ -30,5 +46,30 @@ impl Fault for ReservedOpcode {
                 ctx.header.opcode.nibble()
             ),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use wschaos_codec::FrameHeader;
+
+    use super::super::Dir;
+    use super::*;
+
+    #[test]
+    fn keeps_the_class_of_the_opcode() {
+        let fault =
+            ReservedOpcode::from_spec(&FaultSpec::parse("reserved-opcode").unwrap()).unwrap();
+        let header = FrameHeader::new(OpCode::PING, Some([9; 4]), 0);
+        let ctx = FrameCtx {
+            dir: Dir::C2s,
+            header: &header,
+            index: 1,
+            in_message: false,
+            deflate: false,
+        };
+        let edit = fault.edit_frame(&ctx, 2).unwrap();
+        assert_eq!(edit.header.opcode, OpCode::from_nibble(0xD));
+        assert_eq!(edit.expected, [CloseCode::Protocol]);
     }
 }

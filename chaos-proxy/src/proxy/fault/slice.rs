@@ -1,15 +1,40 @@
 //! `slice:max=N`: forwards each chunk in TCP writes of at most N bytes, splitting
 //! frames anywhere. Endpoints must cope, so the connection must keep working.
 
-use super::{Fault, Transport};
+use super::{Fault, FaultKind, FaultSpec, SpecError, Transport};
+
+pub const HELP: &str = "slice:max=N(1) — splits frames across TCP writes of at most N bytes; the connection keeps working";
 
 #[derive(Debug)]
 pub struct Slice {
+    /// Largest TCP write, in bytes (default 1, at least 1).
     pub max: usize,
 }
 
+impl Slice {
+    pub fn from_spec(spec: &FaultSpec) -> Result<Self, SpecError> {
+        spec.only(&["max"])?;
+        let max = spec.param::<usize>("max")?.unwrap_or(1);
+        if max == 0 {
+            return Err(spec.bad("max=0: slices need at least one byte"));
+        }
+        Ok(Slice { max })
+    }
+}
+
 impl Fault for Slice {
-    fn transport(&self) -> Option<Transport> {
-        Some(Transport::Slice { max: self.max })
+    fn kind(&self) -> FaultKind<'_> {
+        FaultKind::Transport(Transport::Slice { max: self.max })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_one_byte_at_a_time_by_default() {
+        let fault = Slice::from_spec(&FaultSpec::parse("slice").unwrap()).unwrap();
+        assert_eq!(fault.transport(), Some(Transport::Slice { max: 1 }));
     }
 }
