@@ -282,7 +282,7 @@ async fn same_seed_and_traffic_give_the_same_report() {
             }
             drop(ws);
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        // Stopping settles every connection before it returns the lines.
         let (lines, _) = proxy.stop().await;
         // The client masks with random keys, so the bytes differ between runs;
         // the decisions (which connection, which frame, what verdict) may not.
@@ -306,10 +306,14 @@ async fn a_thousand_concurrent_connections() {
     let server = spawn_echo_server("127.0.0.1:0", ServerFlaw::None)
         .await
         .unwrap();
+    // Each connection costs four sockets in this process (client, both proxy
+    // sides, echo server): raise the soft descriptor limit as far as the hard one
+    // allows, and scale the count down where even that is too low.
+    let count = connections_within_fd_limit(1000, 4);
     let proxy = Proxy::start(server.addr, &[], 1, 500).await;
     let url = format!("ws://{}/", proxy.addr);
     let mut open = Vec::new();
-    for _ in 0..1000 {
+    for _ in 0..count {
         let (ws, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
         open.push(ws);
     }
@@ -327,11 +331,40 @@ async fn a_thousand_concurrent_connections() {
         assert_eq!(m, Message::text(format!("#{i}")));
         ok += 1;
     }
-    assert_eq!(ok, 1000);
+    assert_eq!(ok, count);
     drop(open);
     let (_, totals) = proxy.stop().await;
-    assert_eq!(totals.connections, 1000);
+    assert_eq!(totals.connections, count as u64);
     server.shutdown().await;
+}
+
+/// Raises this process's soft limit on open files towards `want * per + 256`
+/// and returns how many connections fit (`want`, unless the hard limit is lower).
+fn connections_within_fd_limit(want: usize, per: usize) -> usize {
+    let need = (want * per + 256) as libc::rlim_t;
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct passed in.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return want;
+        }
+        if lim.rlim_cur < need {
+            lim.rlim_cur = need.min(lim.rlim_max);
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+            libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
+        }
+    }
+    let fit = (lim.rlim_cur as usize).saturating_sub(256) / per;
+    if fit < want {
+        eprintln!(
+            "open-file limit {}: running {fit} connections instead of {want}",
+            lim.rlim_cur
+        );
+    }
+    want.min(fit)
 }
 
 /// One HTTP request to the control API; returns (status, JSON body).
@@ -572,5 +605,154 @@ async fn record_saves_faulted_connections_as_replay_files_and_fuzz_seeds() {
     assert!(seed.len() > 100);
     assert_eq!(wschaos::proxy::fuzz::check_relay(&seed), Ok(()));
     let _ = std::fs::remove_dir_all(&dir);
+    server.shutdown().await;
+}
+
+/// A frame fault and a transport fault on one connection: the server's 1002 is
+/// the frame fault's pass, and the delay is not blamed for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transport_fault_is_not_blamed_for_a_frame_faults_close() {
+    let server = spawn_echo_server("127.0.0.1:0", ServerFlaw::None)
+        .await
+        .unwrap();
+    for transport in ["latency:ms=5", "slice:max=7"] {
+        let mut proxy = Proxy::start(server.addr, &["flip-mask@c2s", transport], 3, 2000).await;
+        let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/", proxy.addr))
+            .await
+            .unwrap();
+        ws.send(Message::text("hello")).await.unwrap();
+        let end = tokio::time::timeout(Duration::from_secs(5), ws.next()).await;
+        assert!(end.is_ok(), "the server reacted");
+        drop(ws);
+        let lines = proxy.lines(2).await;
+        let (rest, totals) = proxy.stop().await;
+        assert!(rest.is_empty(), "{rest:?}");
+        for l in &lines {
+            assert_eq!(l.verdict, Some(Verdict::Pass), "{transport}: {l:?}");
+        }
+        assert_eq!(totals.fail, 0, "{transport}");
+    }
+    server.shutdown().await;
+}
+
+/// Connections that carried no frame get no transport-fault line, and a reset
+/// that never fired is not reported.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transport_faults_are_reported_only_where_they_acted() {
+    let server = spawn_echo_server("127.0.0.1:0", ServerFlaw::None)
+        .await
+        .unwrap();
+    let proxy = Proxy::start(server.addr, &["latency:ms=5", "reset:after=5s"], 1, 500).await;
+    for _ in 0..5 {
+        // Connect and leave before the handshake, or right after it.
+        let mut s = TcpStream::connect(proxy.addr).await.unwrap();
+        s.write_all(b"GET / HTTP/1.1\r\n").await.unwrap();
+        drop(s);
+    }
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/", proxy.addr))
+        .await
+        .unwrap();
+    ws.send(Message::text("one")).await.unwrap();
+    ws.next().await.unwrap().unwrap();
+    ws.close(None).await.unwrap();
+    while ws.next().await.is_some() {}
+    // The stop settles every connection, so every line is in by then.
+    let (lines, totals) = proxy.stop().await;
+    assert_eq!(totals.connections, 6);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0].fault, "latency:ms=5");
+    assert_eq!(lines[0].verdict, Some(Verdict::Pass));
+    server.shutdown().await;
+}
+
+/// `reset` closes with RST: the client's next read fails with a reset, not an
+/// orderly end of stream.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reset_sends_rst_not_fin() {
+    let server = spawn_echo_server("127.0.0.1:0", ServerFlaw::None)
+        .await
+        .unwrap();
+    let proxy = Proxy::start(server.addr, &["reset:after=100ms"], 1, 500).await;
+    let mut s = TcpStream::connect(proxy.addr).await.unwrap();
+    let req = wschaos_codec::handshake::RequestBuilder::new(
+        proxy.addr.to_string(),
+        "/".to_owned(),
+        wschaos_codec::handshake::generate_key([3; 16]),
+    )
+    .build();
+    s.write_all(&req).await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = s.read(&mut buf).await.unwrap();
+    assert!(buf[..n].starts_with(b"HTTP/1.1 101"));
+    let end = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf))
+        .await
+        .unwrap();
+    assert_eq!(
+        end.map_err(|e| e.kind()),
+        Err(std::io::ErrorKind::ConnectionReset),
+        "an RST, not a FIN"
+    );
+    let (lines, _) = proxy.stop().await;
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0].verdict, Some(Verdict::Info));
+    server.shutdown().await;
+}
+
+/// A latency fault delays each chunk from when it arrives, without holding the
+/// next read back: a 1 MiB message (64 chunks each way) takes about one delay
+/// each way, not 64.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn latency_delays_without_serialising_the_stream() {
+    let server = spawn_echo_server("127.0.0.1:0", ServerFlaw::None)
+        .await
+        .unwrap();
+    let proxy = Proxy::start(server.addr, &["latency:ms=100"], 1, 500).await;
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/", proxy.addr))
+        .await
+        .unwrap();
+    let m = Message::binary(vec![5u8; 1 << 20]);
+    let sent = std::time::Instant::now();
+    ws.send(m.clone()).await.unwrap();
+    let echoed = tokio::time::timeout(Duration::from_secs(30), ws.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(echoed, m);
+    let took = sent.elapsed();
+    assert!(took >= Duration::from_millis(200), "{took:?}");
+    // Serialised, 64 chunks x 100 ms x 2 directions would take 12.8 s.
+    assert!(took < Duration::from_secs(6), "{took:?}");
+    proxy.stop().await;
+    server.shutdown().await;
+}
+
+/// A stop while a delay of ten minutes holds data still ends within the grace,
+/// with every injection settled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopping_while_a_delay_is_pending_ends_within_the_grace() {
+    let server = spawn_echo_server("127.0.0.1:0", ServerFlaw::None)
+        .await
+        .unwrap();
+    let proxy = Proxy::start(server.addr, &["latency@c2s:ms=600000"], 1, 500).await;
+    let mut s = TcpStream::connect(proxy.addr).await.unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    // Stop only once the proxy has taken the connection.
+    for _ in 0..500 {
+        if proxy.state.totals().connections == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let started = std::time::Instant::now();
+    let (_, totals) = proxy.stop().await;
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(totals.connections, 1);
     server.shutdown().await;
 }

@@ -426,3 +426,143 @@ fn refused_upgrade_while_the_request_is_incomplete_loses_nothing() {
     assert_eq!(c2s, [partial, rest].concat());
     assert_eq!(s2c, refused);
 }
+
+/// Feeds one chunk at `ms` and returns what was forwarded.
+fn feed_at(relay: &mut Relay, f: &[ActiveFault], dir: Dir, bytes: &[u8], ms: u64) -> Vec<u8> {
+    let mut out = Vec::new();
+    relay.feed(dir, bytes, Duration::from_millis(ms), f, &mut out);
+    out
+}
+
+fn masked(frame: Frame) -> Vec<u8> {
+    frame.masked(KEY).encode().unwrap()
+}
+
+/// A lax server echoes the unmasked frame, then answers the client's normal
+/// Close: the reply is not a reaction, so it carried on (`fail`), and the report
+/// says so instead of naming the reply's code.
+#[test]
+fn a_close_that_answers_the_other_sides_close_is_not_a_reaction() {
+    for reply_code in [1000, 1002] {
+        let f = faults(&["flip-mask@c2s"]);
+        let mut relay = Relay::new(5, 1, Duration::from_secs(2));
+        after_handshake(&mut relay, &f, false, &[]);
+        feed_at(&mut relay, &f, Dir::C2s, &masked(Frame::text("hello")), 10);
+        feed_at(
+            &mut relay,
+            &f,
+            Dir::S2c,
+            &Frame::text("hello").encode().unwrap(),
+            11,
+        );
+        let client_close = masked(Frame::close(reply_code, b""));
+        feed_at(&mut relay, &f, Dir::C2s, &client_close, 12);
+        let reply = Frame::close(reply_code, b"").encode().unwrap();
+        feed_at(&mut relay, &f, Dir::S2c, &reply, 13);
+        let done = relay.take_settled();
+        assert_eq!(done.len(), 1, "{reply_code}");
+        assert_eq!(done[0].verdict, Some(Verdict::Fail), "{reply_code}");
+        assert_eq!(done[0].observed, Some(Observed::Continued), "{reply_code}");
+    }
+}
+
+/// The receiver's own Close crossing the other side's normal Close is still its
+/// reaction when its code is one the fault calls for.
+#[test]
+fn an_expected_close_crossing_a_normal_close_is_the_reaction() {
+    let f = faults(&["flip-mask@c2s"]);
+    let mut relay = Relay::new(5, 1, Duration::from_secs(2));
+    after_handshake(&mut relay, &f, false, &[]);
+    feed_at(&mut relay, &f, Dir::C2s, &masked(Frame::text("hello")), 10);
+    feed_at(
+        &mut relay,
+        &f,
+        Dir::C2s,
+        &masked(Frame::close(1000, b"")),
+        11,
+    );
+    let own = Frame::close(1002, b"unmasked").encode().unwrap();
+    feed_at(&mut relay, &f, Dir::S2c, &own, 12);
+    let done = relay.take_settled();
+    assert_eq!(done[0].verdict, Some(Verdict::Pass));
+}
+
+/// A fault on the server's Close reply reaches a client that already sent its
+/// Close: it owes only a TCP close, which is a pass, not non-strict.
+#[test]
+fn a_fault_after_the_receivers_own_close_is_owed_a_tcp_close() {
+    let f = faults(&["bad-close-code@s2c"]);
+    let mut relay = Relay::new(5, 1, Duration::from_secs(2));
+    after_handshake(&mut relay, &f, false, &[]);
+    feed_at(
+        &mut relay,
+        &f,
+        Dir::C2s,
+        &masked(Frame::close(1000, b"")),
+        10,
+    );
+    let reply = Frame::close(1000, b"").encode().unwrap();
+    let forwarded = feed_at(&mut relay, &f, Dir::S2c, &reply, 11);
+    assert_ne!(forwarded, reply, "the reply was corrupted");
+    relay.eof(Dir::C2s, &mut Vec::new());
+    let done = relay.take_settled();
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0].verdict, Some(Verdict::Pass));
+    assert_eq!(done[0].observed, Some(Observed::TcpClose));
+}
+
+/// Frames the receiver sends soon after the fault may have been in flight; one
+/// sent after the grace is final, with no need to wait for a Close or a timeout.
+#[test]
+fn carrying_on_after_the_in_flight_grace_is_final() {
+    let f = faults(&["flip-mask@c2s"]);
+    let mut relay = Relay::new(5, 1, Duration::from_secs(2));
+    after_handshake(&mut relay, &f, false, &[]);
+    feed_at(&mut relay, &f, Dir::C2s, &masked(Frame::text("hello")), 10);
+    let data = Frame::text("tick").encode().unwrap();
+    feed_at(&mut relay, &f, Dir::S2c, &data, 12);
+    assert!(relay.take_settled().is_empty(), "may have been in flight");
+    feed_at(&mut relay, &f, Dir::S2c, &data, 10 + 260);
+    let done = relay.take_settled();
+    assert_eq!(done[0].verdict, Some(Verdict::Fail));
+    assert_eq!(done[0].observed, Some(Observed::Continued));
+}
+
+/// An error Close is blamed on a transport fault only when no frame fault on the
+/// connection explains it (the receiver's own Close, or the other side's reply).
+#[test]
+fn an_error_close_a_frame_fault_explains_is_not_unexplained() {
+    let f = faults(&["flip-mask@c2s"]);
+    let mut relay = Relay::new(5, 1, Duration::from_secs(2));
+    after_handshake(&mut relay, &f, false, &[]);
+    feed_at(&mut relay, &f, Dir::C2s, &masked(Frame::text("hello")), 10);
+    feed_at(
+        &mut relay,
+        &f,
+        Dir::S2c,
+        &Frame::close(1002, b"").encode().unwrap(),
+        11,
+    );
+    feed_at(
+        &mut relay,
+        &f,
+        Dir::C2s,
+        &masked(Frame::close(1002, b"")),
+        12,
+    );
+    assert_eq!(relay.unexplained_error_close(), None);
+
+    let none: Vec<ActiveFault> = Vec::new();
+    let mut relay = Relay::new(5, 2, Duration::from_secs(2));
+    after_handshake(&mut relay, &none, false, &[]);
+    feed_at(
+        &mut relay,
+        &none,
+        Dir::S2c,
+        &Frame::close(1002, b"").encode().unwrap(),
+        11,
+    );
+    assert!(relay.unexplained_error_close().is_some());
+    assert!(relay.carried_frames_since(false, true, Duration::ZERO));
+    assert!(!relay.carried_frames_since(true, false, Duration::ZERO));
+}
