@@ -1,0 +1,283 @@
+//! `wschaos proxy`: a chaos proxy between a real client and a real server. Every
+//! input is checked here before the listener opens; `run_proxy` is the start-up
+//! itself (report writer, control API, signal, totals).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+
+use super::signal::shutdown_signal;
+use super::{RunCommand, ensure_writable_dir, millis, parse_addr, seed_or_random};
+
+/// Relay between a real client and server, injecting seeded faults and recording
+/// how the receiving endpoint reacts.
+#[derive(clap::Args)]
+#[command(after_long_help = long_help())]
+pub struct Proxy {
+    /// HOST:PORT to accept clients on (port 0 picks a free one; it is printed).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub listen: String,
+    /// HOST:PORT of the real server (ws://HOST:PORT/ is accepted and taken as
+    /// HOST:PORT; a path is not).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub upstream: String,
+    /// NAME[@c2s|s2c|both][:key=value,...] (repeatable; see below); none: transparent.
+    #[arg(long = "fault", value_name = "SPEC")]
+    pub faults: Vec<String>,
+    /// Seed for the fault schedule and the bytes faults write: the same seed and
+    /// the same traffic make the same decisions. Default: random, printed on stderr.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Write one JSON line per injected fault to FILE (checked at start-up).
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// Time the receiver of a fault has to react, in milliseconds (1 to 86400000).
+    #[arg(long, value_name = "MS", default_value_t = 2000)]
+    pub reaction_timeout_ms: u64,
+    /// HOST:PORT for the control API (HTTP/JSON; keep it on loopback).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub api: Option<String>,
+    /// Save the streams of every connection a fault hit in DIR (replay files and
+    /// relay fuzz seeds); created at start-up.
+    #[arg(long, value_name = "DIR")]
+    pub record: Option<PathBuf>,
+}
+
+/// The fault list (from the fault registry), then shutdown, exit status and an example.
+fn long_help() -> String {
+    format!(
+        "{}The direction defaults to both. Without --fault the proxy is byte-transparent.
+
+SIGINT or SIGTERM settles open connections, flushes the report and prints the totals; \
+a second signal quits at once (status 130).
+
+Exit status: 0 when no endpoint failed a fault, 1 when one did, 2 for usage and \
+configuration errors.
+
+Example:
+  wschaos proxy --listen 127.0.0.1:9002 --upstream 127.0.0.1:9001 --seed 42 \\
+      --report faults.jsonl --fault 'flip-mask@c2s:p=0.05'",
+        crate::proxy::fault::help_text()
+    )
+}
+
+/// Everything the proxy needs, checked.
+pub struct ProxyOpts {
+    pub listen: SocketAddr,
+    pub upstream: String,
+    pub specs: Vec<crate::proxy::fault::FaultSpec>,
+    pub seed: Option<u64>,
+    pub report: Option<PathBuf>,
+    pub reaction_timeout: Duration,
+    pub api: Option<SocketAddr>,
+    pub record: Option<PathBuf>,
+}
+
+impl RunCommand for Proxy {
+    async fn run(self) -> anyhow::Result<u8> {
+        use crate::proxy::fault::FaultSpec;
+        let specs = self
+            .faults
+            .iter()
+            .map(String::as_str)
+            .map(FaultSpec::parse)
+            .collect::<Result<Vec<_>, _>>()?;
+        let listen = parse_addr("--listen", &self.listen)?;
+        let (upstream, note) = parse_upstream(&self.upstream)?;
+        if let Some(note) = note {
+            eprintln!("note: {note}");
+        }
+        let api = self
+            .api
+            .as_deref()
+            .map(|a| parse_addr("--api", a))
+            .transpose()?;
+        let reaction_timeout = millis("--reaction-timeout-ms", self.reaction_timeout_ms)?;
+        if let Some(path) = &self.report {
+            super::check_writable_file(path)?;
+        }
+        if let Some(dir) = &self.record {
+            ensure_writable_dir("--record", dir)?;
+        }
+        run_proxy(ProxyOpts {
+            listen,
+            upstream,
+            specs,
+            seed: self.seed,
+            report: self.report,
+            reaction_timeout,
+            api,
+            record: self.record,
+        })
+        .await
+    }
+}
+
+/// `--upstream` as `HOST:PORT`. `ws://HOST:PORT` (with an optional `/`) is taken
+/// as `HOST:PORT`, with a note saying so; a path, a scheme other than ws, or a
+/// colon too many is refused.
+pub fn parse_upstream(value: &str) -> anyhow::Result<(String, Option<String>)> {
+    let bad = |why: &str| anyhow::anyhow!("bad --upstream {value:?}: {why}");
+    if value.chars().any(char::is_control) {
+        return Err(bad("control characters are not allowed"));
+    }
+    let lower = value.to_ascii_lowercase();
+    let (rest, had_scheme) = if lower.starts_with("ws://") {
+        (&value["ws://".len()..], true)
+    } else if lower.starts_with("wss://") {
+        return Err(bad(
+            "wss:// (TLS) is not supported; give the plain HOST:PORT",
+        ));
+    } else if lower.contains("://") {
+        return Err(bad("expected HOST:PORT"));
+    } else {
+        (value, false)
+    };
+    let authority = rest.strip_suffix('/').unwrap_or(rest);
+    if authority.contains(['/', '?', '#']) {
+        return Err(bad(
+            "expected HOST:PORT; the proxy forwards each client's own path",
+        ));
+    }
+    let (host, port) = if let Some(h) = authority.strip_prefix('[') {
+        let (h, p) = h.split_once(']').ok_or_else(|| bad("expected HOST:PORT"))?;
+        (
+            h,
+            p.strip_prefix(':')
+                .ok_or_else(|| bad("expected HOST:PORT"))?,
+        )
+    } else {
+        match authority.split_once(':') {
+            Some((h, p)) if !p.contains(':') => (h, p),
+            Some(_) => return Err(bad("expected HOST:PORT (one colon; IPv6 as [ADDR]:PORT)")),
+            None => return Err(bad("expected HOST:PORT")),
+        }
+    };
+    if host.is_empty() || host.contains(['@', ' ']) {
+        return Err(bad("expected HOST:PORT"));
+    }
+    if port.parse::<u16>().ok().filter(|&p| p != 0).is_none() {
+        return Err(bad("port must be 1-65535"));
+    }
+    let note = had_scheme.then(|| format!("--upstream {value} taken as {authority}"));
+    Ok((authority.to_owned(), note))
+}
+
+/// Refuses an upstream that is the proxy itself: every client connection would
+/// make the proxy connect to itself again, until it runs out of sockets.
+async fn refuse_self_upstream(upstream: &str, listening: SocketAddr) -> anyhow::Result<()> {
+    let Ok(addrs) = tokio::net::lookup_host(upstream).await else {
+        // Resolved again for each client; a name not yet known is not fatal here.
+        eprintln!("warning: --upstream {upstream} does not resolve now");
+        return Ok(());
+    };
+    for a in addrs {
+        let same_ip = a.ip() == listening.ip()
+            || (listening.ip().is_unspecified()
+                && (a.ip().is_loopback() || a.ip().is_unspecified()));
+        if a.port() == listening.port() && same_ip {
+            bail!(
+                "--upstream {upstream} is the proxy's own --listen address {listening}: it would connect to itself"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The proxy's start-up: listener, control API and banner, then
+/// [`crate::proxy::server::run`] until the first SIGINT or SIGTERM, then the
+/// totals. Returns 1 when an endpoint failed a fault.
+pub async fn run_proxy(opts: ProxyOpts) -> anyhow::Result<u8> {
+    use crate::proxy::server::{ProxyConfig, run};
+    use crate::proxy::state::ProxyState;
+    let ProxyOpts {
+        listen,
+        upstream,
+        specs,
+        seed,
+        report,
+        reaction_timeout,
+        api,
+        record,
+    } = opts;
+
+    let state = std::sync::Arc::new(ProxyState::new(specs)?);
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let local = listener.local_addr()?;
+    refuse_self_upstream(&upstream, local).await?;
+    let api = match api {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr} for the api"))?,
+        ),
+        None => None,
+    };
+    let mut cfg = ProxyConfig::new(upstream, seed_or_random(seed), state);
+    cfg.reaction_timeout = reaction_timeout;
+    cfg.record = record;
+    cfg.report = report;
+    eprintln!("{}", cfg.describe(local));
+    if let Some(api) = &api {
+        eprintln!(
+            "control api on http://{}/ (GET /faults, POST /faults, DELETE /faults/<id>, GET /verdicts, POST /reset)",
+            api.local_addr()?
+        );
+    }
+    cfg.api = api;
+    let signalled = shutdown_signal();
+    let shutdown = async move {
+        signalled.await;
+        eprintln!("settling open connections and flushing the report");
+    };
+    let totals = run(listener, cfg, shutdown)
+        .await
+        .context("writing the report")?;
+    eprintln!(
+        "{} connections, {} faults injected: {} pass, {} non-strict, {} fail, {} info",
+        totals.connections,
+        totals.injections,
+        totals.pass,
+        totals.non_strict,
+        totals.fail,
+        totals.info
+    );
+    Ok(u8::from(totals.fail > 0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upstream_forms() {
+        assert_eq!(
+            parse_upstream("127.0.0.1:9001").unwrap(),
+            ("127.0.0.1:9001".into(), None)
+        );
+        let (a, note) = parse_upstream("WS://127.0.0.1:9001/").unwrap();
+        assert_eq!(a, "127.0.0.1:9001");
+        assert!(note.unwrap().contains("taken as 127.0.0.1:9001"));
+        assert_eq!(parse_upstream("[::1]:80").unwrap().0, "[::1]:80");
+        assert_eq!(parse_upstream("localhost:80").unwrap().0, "localhost:80");
+        for bad in [
+            "127.0.0.1",
+            "127.0.0.1:9001/path",
+            "ws://127.0.0.1:9001/chat",
+            "127.0.0.1:9001:9001",
+            "wss://x:1/",
+            "http://x:1/",
+            "x:0",
+            "x:99999",
+            ":80",
+            "x:1\r\n",
+        ] {
+            let e = parse_upstream(bad).unwrap_err().to_string();
+            assert!(!e.contains('\n'), "{bad:?}: {e}");
+        }
+    }
+}
