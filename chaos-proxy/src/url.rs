@@ -21,20 +21,37 @@ pub enum UrlError {
     Tls(String),
     #[error("bad target URL {0:?}: port must be 1-65535")]
     BadPort(String),
+    #[error("bad target URL {0:?}: a WebSocket URL has no #fragment (RFC 6455 section 3)")]
+    Fragment(String),
+    #[error("bad target URL {0:?}: control characters cannot be sent in a request")]
+    Control(String),
 }
 
 impl WsUrl {
+    /// The scheme is matched in any case (`WS://`). A space or a character outside
+    /// ASCII in the path is percent-encoded; a control character anywhere, or a
+    /// `#fragment`, is refused, since either would reach the request line.
     pub fn parse(s: &str) -> Result<WsUrl, UrlError> {
-        let rest = if let Some(r) = s.strip_prefix("ws://") {
-            r
-        } else if s.starts_with("wss://") {
+        if s.chars().any(char::is_control) {
+            return Err(UrlError::Control(s.to_owned()));
+        }
+        if s.contains('#') {
+            return Err(UrlError::Fragment(s.to_owned()));
+        }
+        let scheme_is = |scheme: &str| {
+            s.get(..scheme.len())
+                .is_some_and(|p| p.eq_ignore_ascii_case(scheme))
+        };
+        let rest = if scheme_is("ws://") {
+            &s["ws://".len()..]
+        } else if scheme_is("wss://") {
             return Err(UrlError::Tls(s.to_owned()));
         } else {
             return Err(UrlError::Malformed(s.to_owned()));
         };
         let (authority, path) = match rest.find(['/', '?']) {
-            Some(i) if rest.as_bytes()[i] == b'/' => (&rest[..i], rest[i..].to_owned()),
-            Some(i) => (&rest[..i], format!("/{}", &rest[i..])),
+            Some(i) if rest.as_bytes()[i] == b'/' => (&rest[..i], encode_path(&rest[i..])),
+            Some(i) => (&rest[..i], format!("/{}", encode_path(&rest[i..]))),
             None => (rest, "/".to_owned()),
         };
         let (host, port) = if let Some(h) = authority.strip_prefix('[') {
@@ -48,7 +65,7 @@ impl WsUrl {
                 None => (authority.to_owned(), None),
             }
         };
-        if host.is_empty() || host.contains(['@', ' ']) {
+        if host.is_empty() || host.contains(['@', ' ']) || !host.is_ascii() {
             return Err(UrlError::Malformed(s.to_owned()));
         }
         let port = match port {
@@ -75,6 +92,21 @@ impl WsUrl {
             self.authority()
         }
     }
+}
+
+/// Percent-encodes what may not appear in a request target as it is: spaces, bytes
+/// outside ASCII, and `"<>\^`{|}` (RFC 3986); `%` is left alone, so a path that is
+/// already encoded stays as it was.
+fn encode_path(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for b in path.bytes() {
+        if b.is_ascii_graphic() && !b"\"<>\\^`{|}".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 impl fmt::Display for WsUrl {
@@ -113,5 +145,26 @@ mod tests {
             WsUrl::parse("ws://:80/"),
             Err(UrlError::Malformed(_))
         ));
+    }
+
+    #[test]
+    fn scheme_in_any_case_path_encoded_fragment_and_controls_refused() {
+        let u = WsUrl::parse("WS://127.0.0.1:9001/a b").unwrap();
+        assert_eq!(u.path, "/a%20b");
+        assert_eq!(u.to_string(), "ws://127.0.0.1:9001/a%20b");
+        assert_eq!(
+            WsUrl::parse("Ws://x/%41?q=é").unwrap().path,
+            "/%41?q=%C3%A9"
+        );
+        assert!(matches!(WsUrl::parse("WSS://x/"), Err(UrlError::Tls(_))));
+        assert!(matches!(
+            WsUrl::parse("ws://x/p?a=b#frag"),
+            Err(UrlError::Fragment(_))
+        ));
+        for bad in ["ws://x/a\r\nX: y", "ws://x\t/", "ws://x/\u{7f}"] {
+            let e = WsUrl::parse(bad).unwrap_err();
+            assert!(matches!(e, UrlError::Control(_)), "{bad:?}");
+            assert_eq!(e.to_string().lines().count(), 1);
+        }
     }
 }
