@@ -24,8 +24,81 @@ pub fn expectation_for(bytes: &[u8]) -> Expect {
     }
 }
 
+/// The largest file `replay` reads: recordings and repro files are at most a few
+/// hundred KiB, so anything bigger is a mistake (and is not read into memory).
+pub const MAX_REPLAY_BYTES: u64 = 16 * 1024 * 1024;
+
+/// A file checked for replay: its bytes, and a warning when they do not look like
+/// what a client sends after the handshake.
+#[derive(Debug)]
+pub struct Recording {
+    pub bytes: Vec<u8>,
+    pub warning: Option<String>,
+}
+
+/// Reads a file to replay, refusing what cannot be a recording: anything but a
+/// regular file (a FIFO, `/dev/zero`, a directory), an empty file, or one larger
+/// than [`MAX_REPLAY_BYTES`]. Reads at most that many bytes, even from a file that
+/// grows meanwhile.
+pub fn read_recording(path: &Path) -> Result<Recording, String> {
+    use std::io::Read as _;
+    let shown = path.display();
+    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read {shown}: {e}"))?;
+    if !meta.is_file() {
+        return Err(format!(
+            "cannot replay {shown}: not a regular file (a FIFO, device or directory)"
+        ));
+    }
+    if meta.len() == 0 {
+        return Err(format!("cannot replay {shown}: the file is empty"));
+    }
+    if meta.len() > MAX_REPLAY_BYTES {
+        return Err(format!(
+            "cannot replay {shown}: {} bytes is more than the {MAX_REPLAY_BYTES} a recording can hold",
+            meta.len()
+        ));
+    }
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot read {shown}: {e}"))?;
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(MAX_REPLAY_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read {shown}: {e}"))?;
+    if bytes.len() as u64 > MAX_REPLAY_BYTES {
+        return Err(format!(
+            "cannot replay {shown}: it grew past {MAX_REPLAY_BYTES} bytes while being read"
+        ));
+    }
+    let warning = first_frame_warning(&bytes).map(|w| format!("{shown}: {w}"));
+    Ok(Recording { bytes, warning })
+}
+
+/// Why `bytes` do not start like a client's frames (masked, a known opcode), if
+/// they do not: a JSON report, or other data given by mistake.
+fn first_frame_warning(bytes: &[u8]) -> Option<String> {
+    let text_start = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if text_start == Some(&b'{') && serde_json::from_slice::<serde_json::Value>(bytes).is_ok() {
+        return Some(
+            "this is a JSON file (a report?), not recorded bytes; replay the files its \"repro\" fields name"
+                .to_owned(),
+        );
+    }
+    match wschaos_codec::parse::decode_header(bytes) {
+        None => Some("too short for a frame header; replaying it anyway".to_owned()),
+        Some((h, _)) if h.mask.is_none() => Some(
+            "does not start with a masked frame header, as a client sends; replaying it anyway"
+                .to_owned(),
+        ),
+        Some(_) => None,
+    }
+}
+
 pub async fn replay_file(cfg: &ServerCheck, path: &Path) -> Result<CaseResult, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let bytes = read_recording(path)?.bytes;
+    Ok(replay_bytes(cfg, path, bytes).await)
+}
+
+/// Sends `bytes` (read from `path`) after a handshake and judges the reaction.
+pub async fn replay_bytes(cfg: &ServerCheck, path: &Path, bytes: Vec<u8>) -> CaseResult {
     let expect = expectation_for(&bytes);
     let case = Case {
         id: path.display().to_string(),
@@ -37,7 +110,7 @@ pub async fn replay_file(cfg: &ServerCheck, path: &Path) -> Result<CaseResult, S
         write: Write::Whole,
         expect,
     };
-    Ok(run_case(cfg, &case).await)
+    run_case(cfg, &case).await
 }
 
 #[cfg(test)]
@@ -51,5 +124,46 @@ mod tests {
         assert_eq!(expectation_for(&ok), Expect::Echo);
         let bad = Frame::text("hi").encode().unwrap();
         assert!(matches!(expectation_for(&bad), Expect::Close { .. }));
+    }
+
+    #[test]
+    fn files_that_are_not_recordings_are_refused_or_warned_about() {
+        let dir = std::env::temp_dir().join(format!("wschaos-replay-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let err = read_recording(&dir).unwrap_err();
+        assert!(err.contains("not a regular file"), "{err}");
+        let err = read_recording(Path::new("/dev/zero")).unwrap_err();
+        assert!(err.contains("not a regular file"), "{err}");
+        let empty = dir.join("empty.bin");
+        std::fs::write(&empty, b"").unwrap();
+        assert!(read_recording(&empty).unwrap_err().contains("empty"));
+        let huge = dir.join("huge.bin");
+        let f = std::fs::File::create(&huge).unwrap();
+        f.set_len(MAX_REPLAY_BYTES + 1).unwrap(); // sparse: no disk used
+        assert!(read_recording(&huge).unwrap_err().contains("more than"));
+        let json = dir.join("r.json");
+        std::fs::write(&json, br#"{"tool": "wschaos"}"#).unwrap();
+        assert!(
+            read_recording(&json)
+                .unwrap()
+                .warning
+                .unwrap()
+                .contains("JSON")
+        );
+        let unmasked = dir.join("unmasked.bin");
+        std::fs::write(&unmasked, Frame::text("hi").encode().unwrap()).unwrap();
+        assert!(
+            read_recording(&unmasked)
+                .unwrap()
+                .warning
+                .unwrap()
+                .contains("masked")
+        );
+        let good = dir.join("good.bin");
+        let ok = Frame::text("hi").masked([1, 2, 3, 4]).encode().unwrap();
+        std::fs::write(&good, &ok).unwrap();
+        let rec = read_recording(&good).unwrap();
+        assert_eq!((rec.bytes, rec.warning), (ok, None));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
