@@ -1,6 +1,8 @@
 //! JUnit XML for CI dashboards: one suite per run, one test case per wschaos case.
-//! Only `fail` is a JUnit failure; `non-strict` and `info` pass, since they do not
-//! fail a run either, but say why in `<system-out>`.
+//! Only `fail` is a JUnit failure (and `non-strict` with `--strict`); otherwise
+//! `non-strict` and `info` pass, since they do not fail a run either, but say why
+//! in `<system-out>`. A partial (interrupted) run has `partial` and `not-run`
+//! suite properties.
 
 use std::time::Duration;
 
@@ -18,11 +20,19 @@ pub fn render(report: &Report) -> String {
         Property::new("started", report.started.as_str()),
         Property::new("version", report.version.as_str()),
     ]);
+    // An interrupted run lists only the cases that completed; the properties say so
+    // (the cases that did not run have no verdict to give a <testcase>).
+    if report.partial {
+        suite.add_properties([
+            Property::new("partial", "true"),
+            Property::new("not-run", report.not_run.to_string()),
+        ]);
+    }
     let mut total = Duration::ZERO;
     for case in &report.cases {
         let time = Duration::from_millis(case.duration_ms);
         total += time;
-        suite.add_test_case(test_case(mode, case, time));
+        suite.add_test_case(test_case(mode, case, time, report.fails(case.verdict)));
     }
     suite.set_time(total);
 
@@ -37,14 +47,14 @@ pub fn render(report: &Report) -> String {
     xml
 }
 
-fn test_case(mode: &str, case: &CaseResult, time: Duration) -> TestCase {
+fn test_case(mode: &str, case: &CaseResult, time: Duration, fails: bool) -> TestCase {
     let observed = format!("observed {}", format_observed(&case.observed));
     let outcome = format!("expected {}, {observed}", format_expected(&case.expected));
-    let status = if case.verdict == Verdict::Fail {
+    let status = if fails {
         let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
         status
             .set_message(outcome.as_str())
-            .set_type("fail")
+            .set_type(case.verdict.as_str())
             .set_description(failure_text(case, &outcome));
         status
     } else {

@@ -61,7 +61,7 @@ pub fn render(report: &Report, color: bool) -> String {
         let note = case
             .note
             .as_deref()
-            .map_or_else(String::new, |n| clip(n, note_width, false));
+            .map_or_else(String::new, |n| clip_words(n, note_width));
         out.push_str(&line(cells, &widths, &note));
     }
     out.push_str(&summary_line(report, color));
@@ -129,9 +129,20 @@ fn summary_line(report: &Report, color: bool) -> String {
         (Verdict::Info, s.info),
     ]
     .map(|(verdict, n)| format!("{n} {}", paint(verdict, color && n > 0)));
-    let total = report.cases.len();
+    // Every case that ran, also when the rows shown were filtered (the demo).
+    let total = report.cases_run();
     let noun = if total == 1 { "case" } else { "cases" };
-    format!("summary: {} ({total} {noun})\n", counts.join(", "))
+    let mut out = format!("summary: {} ({total} {noun})\n", counts.join(", "));
+    if report.strict {
+        out.push_str("strict: non-strict cases fail the run\n");
+    }
+    if report.partial {
+        out.push_str(&format!(
+            "partial report: the run was interrupted; {} selected cases did not run or finish\n",
+            report.not_run
+        ));
+    }
+    out
 }
 
 fn paint(verdict: Verdict, color: bool) -> String {
@@ -155,6 +166,25 @@ fn width(s: &str) -> usize {
 
 fn escape(s: &str) -> String {
     clip(s, usize::MAX, false)
+}
+
+/// Like [`clip`], but a cut falls between words (at the last space that fits), so
+/// no word in the NOTE column is left half-written.
+fn clip_words(s: &str, max: usize) -> String {
+    let full = clip(s, usize::MAX, false);
+    if width(&full) <= max {
+        return full;
+    }
+    let cut = clip(s, max, false);
+    let kept = cut.trim_end_matches('…');
+    let next = full[kept.len()..].chars().next();
+    let boundary = match kept.rfind(' ') {
+        _ if next == Some(' ') => kept.trim_end(),
+        Some(i) if i > 0 => kept[..i].trim_end(),
+        // One long word: cutting it is the only way to fit.
+        _ => kept,
+    };
+    format!("{boundary}…")
 }
 
 /// Escapes control and other non-printable characters (as Rust's `escape_debug` does),
@@ -187,4 +217,50 @@ fn clip(s: &str, max: usize, quoted: bool) -> String {
         used += unit_width;
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notes_are_cut_between_words() {
+        let note = "closed with 1000 on a violation, which says the data was fine";
+        let cut = clip_words(note, 24);
+        assert_eq!(cut, "closed with 1000 on a…");
+        assert!(width(&cut) <= 24);
+        assert_eq!(clip_words("short", 24), "short");
+        assert_eq!(clip_words("abcdefghijklmnopqrstuvwxyz", 10), "abcdefghi…");
+    }
+
+    #[test]
+    fn summary_counts_every_case_run_and_says_when_partial() {
+        use crate::report::{CaseResult, ExpectedReport, Mode, Observed};
+        let case = |id: &str, verdict| CaseResult {
+            id: id.to_owned(),
+            description: String::new(),
+            expected: ExpectedReport::Word("echo".into()),
+            observed: Observed::Echo,
+            verdict,
+            duration_ms: 0,
+            note: None,
+            repro: None,
+        };
+        let report = Report::new(
+            Mode::Server,
+            "ws://x/".into(),
+            1,
+            "t".into(),
+            vec![case("a", Verdict::Pass), case("b", Verdict::Fail)],
+        );
+        let mut shown = report.clone();
+        shown.cases.retain(|c| c.verdict == Verdict::Fail);
+        assert!(render(&shown, false).contains("(2 cases)"));
+        let partial = report.interrupted(3);
+        let text = render(&partial, false);
+        assert!(
+            text.contains("partial report") && text.contains("3 selected cases"),
+            "{text}"
+        );
+    }
 }
