@@ -188,11 +188,8 @@ fn attempts_upgrade(req: &Request) -> bool {
 }
 
 /// A plain-text HTTP answer that ends the connection.
-fn http_text(status: &str, body: &str) -> String {
-    format!(
-        "HTTP/1.1 {status}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
+fn http_text(status: u16, body: &str) -> Vec<u8> {
+    crate::http::response(status, "text/plain; charset=utf-8", body)
 }
 
 const PATHS_HELP: &str = "This is wschaos check-client, a WebSocket server for testing clients.\n\
@@ -228,10 +225,10 @@ async fn handle(mut stream: TcpStream, state: &Mutex<State>, cfg: &ClientCheck) 
         let mut st = state.lock().await;
         let claim = match &named {
             Some(id) if !st.by_id.contains_key(id) => Err(http_text(
-                "404 Not Found",
+                404,
                 &format!("no case {id:?} in this run (GET /cases lists them)\n"),
             )),
-            _ if !attempts_upgrade(&req) => Err(http_text("400 Bad Request", PATHS_HELP)),
+            _ if !attempts_upgrade(&req) => Err(http_text(400, PATHS_HELP)),
             Some(id) => Ok(st.by_id[id]),
             None => {
                 let next = (st.next..st.results.len()).find(|&i| st.results[i].is_none());
@@ -240,7 +237,7 @@ async fn handle(mut stream: TcpStream, state: &Mutex<State>, cfg: &ClientCheck) 
                 }
                 next.ok_or_else(|| {
                     http_text(
-                        "404 Not Found",
+                        404,
                         "every case of this run has been served (GET /cases lists them)\n",
                     )
                 })
@@ -252,7 +249,7 @@ async fn handle(mut stream: TcpStream, state: &Mutex<State>, cfg: &ClientCheck) 
     let index = match claim {
         Ok(i) => i,
         Err(reply) => {
-            let _ = stream.write_all(reply.as_bytes()).await;
+            let _ = stream.write_all(&reply).await;
             return;
         }
     };
@@ -434,7 +431,10 @@ mod tests {
         let server = tokio::spawn(serve_until(listener, cfg, cases, std::future::pending()));
         let health = http_exchange(addr, "GET / HTTP/1.1\r\nHost: x\r\n\r\n").await;
         assert!(health.starts_with("HTTP/1.1 400"), "{health}");
-        assert!(health.contains("/cases") && health.contains("/case/<id>"), "{health}");
+        assert!(
+            health.contains("/cases") && health.contains("/case/<id>"),
+            "{health}"
+        );
         let missing = http_exchange(
             addr,
             "GET /case/no.such-case HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\r\n",
@@ -456,7 +456,13 @@ mod tests {
             .unwrap();
         assert_eq!(outcome.upgrades, 1);
         let never = |id: &str| {
-            outcome.results.iter().find(|r| r.id == id).unwrap().note.as_deref()
+            outcome
+                .results
+                .iter()
+                .find(|r| r.id == id)
+                .unwrap()
+                .note
+                .as_deref()
                 == Some("the client never connected for this case")
         };
         assert!(!never("ok.text"), "{:?}", outcome.results);
