@@ -263,13 +263,22 @@ fn proxy_rejects_bad_specs_and_addresses_with_exit_2() {
 
 #[test]
 fn proxy_ctrl_c_settles_and_flushes_the_report() {
+    proxy_signal_settles_and_flushes_the_report("INT");
+}
+
+/// SIGTERM (docker stop, systemd, Kubernetes) is handled as SIGINT is.
+#[test]
+fn proxy_sigterm_settles_and_flushes_the_report() {
+    proxy_signal_settles_and_flushes_the_report("TERM");
+}
+
+fn proxy_signal_settles_and_flushes_the_report(signal: &str) {
     use std::io::{BufRead, BufReader};
     let rt = tokio::runtime::Runtime::new().unwrap();
     let server = rt
         .block_on(spawn_echo_server("127.0.0.1:0", ServerFlaw::None))
         .unwrap();
-    let dir = std::env::temp_dir().join(format!("wschaos-sigint-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch_dir(&format!("sig{signal}"));
     let report = dir.join("faults.jsonl");
     let mut child = Command::new(env!("CARGO_BIN_EXE_wschaos"))
         .args([
@@ -307,13 +316,12 @@ fn proxy_ctrl_c_settles_and_flushes_the_report() {
         ws.send(tokio_tungstenite::tungstenite::Message::text("hi"))
             .await
             .unwrap();
-        // Leave the connection open: Ctrl-C must settle it.
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        let status = Command::new("kill")
-            .args(["-INT", &child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
+        // Leave the connection open: the signal must settle it. The fault's line
+        // is in the report as soon as the server has reacted.
+        wait_until(Duration::from_secs(10), || {
+            std::fs::read_to_string(&report).is_ok_and(|s| s.ends_with('\n'))
+        });
+        kill(&child, signal);
         let mut rest = String::new();
         let _ = std::io::Read::read_to_string(&mut stderr, &mut rest);
         let code = child.wait().unwrap().code();
@@ -328,4 +336,722 @@ fn proxy_ctrl_c_settles_and_flushes_the_report() {
     assert_eq!(line["observed"]["code"], 1002);
     rt.block_on(server.shutdown());
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// L2: SIGINT during check-server writes the cases that completed, marked partial,
+/// and exits 2 within the grace, although a case was still waiting for the target.
+#[test]
+fn check_server_interrupted_writes_a_partial_report() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static TEXT_FRAMES: AtomicUsize = AtomicUsize::new(0);
+    static UPGRADES: AtomicUsize = AtomicUsize::new(0);
+    // Answers every upgrade, then reads and never answers: frame cases hang.
+    let addr = fake_server(|mut s| {
+        if !answer_101(&mut s) {
+            return;
+        }
+        UPGRADES.fetch_add(1, Ordering::SeqCst);
+        let mut first = [0u8; 1];
+        if std::io::Read::read_exact(&mut s, &mut first).is_ok() && first[0] == 0x81 {
+            TEXT_FRAMES.fetch_add(1, Ordering::SeqCst);
+        }
+        drain(&mut s);
+    });
+    let dir = scratch_dir("partial-server");
+    let out = dir.join("r.json");
+    let url = format!("ws://{addr}/");
+    let (mut child, _lines) = spawn_wschaos(&[
+        "check-server",
+        "--target",
+        &url,
+        "--case",
+        "ok.text",
+        "--case",
+        "handshake.*",
+        "--jobs",
+        "4",
+        "--timeout-ms",
+        "30000",
+        "--seed",
+        "3",
+        "--format",
+        "json",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    // The probe and the three cases were answered and ok.text's frame is waiting.
+    wait_until(Duration::from_secs(10), || {
+        UPGRADES.load(Ordering::SeqCst) >= 4 && TEXT_FRAMES.load(Ordering::SeqCst) >= 1
+    });
+    // The handshake cases end on reading their 101; give that a moment.
+    std::thread::sleep(Duration::from_millis(300));
+    kill(&child, "INT");
+    assert_eq!(exit_within(&mut child, Duration::from_secs(8)), Some(2));
+    let text = std::fs::read_to_string(&out).unwrap();
+    let report = wschaos::report::json::parse(&text).unwrap();
+    assert!(report.partial, "{text}");
+    assert_eq!(report.not_run, 1, "{text}");
+    let ids: Vec<&str> = report.cases.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(ids, ["handshake.missing-key", "handshake.version-8"]);
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(json["partial"], true);
+    assert_eq!(json["not_run"], 1);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// L2: SIGINT during check-client keeps the case a client completed.
+#[test]
+fn check_client_interrupted_writes_a_partial_report() {
+    let dir = scratch_dir("partial-client");
+    let out = dir.join("r.json");
+    let (mut child, lines) = spawn_wschaos(&[
+        "check-client",
+        "--listen",
+        "127.0.0.1:0",
+        "--case",
+        "ok.text",
+        "--case",
+        "ok.binary",
+        "--seed",
+        "3",
+        "--format",
+        "json",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let line = line_with(&lines, "listening on ws://");
+    let base = line
+        .split("listening on ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .unwrap()
+        .trim_end_matches('/')
+        .to_owned();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let opts = wschaos_targets::ClientOptions {
+        flaw: wschaos_targets::ClientFlaw::None,
+        require_deflate: false,
+        timeout: Duration::from_secs(5),
+    };
+    rt.block_on(wschaos_targets::run_echo_client_once(
+        &format!("{base}/case/ok.text"),
+        &opts,
+    ))
+    .unwrap();
+    kill(&child, "INT");
+    assert_eq!(exit_within(&mut child, Duration::from_secs(8)), Some(2));
+    let report = wschaos::report::json::parse(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert!(report.partial);
+    assert_eq!(report.not_run, 1);
+    assert_eq!(report.cases.len(), 1);
+    assert_eq!(report.cases[0].id, "ok.text");
+    assert_eq!(report.cases[0].verdict, wschaos::report::Verdict::Pass);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A second SIGINT exits at once with 130, without waiting for the grace.
+#[test]
+fn a_second_signal_exits_at_once() {
+    use std::io::{Read, Write};
+    let dir = scratch_dir("second-signal");
+    let out = dir.join("r.json");
+    let (mut child, lines) = spawn_wschaos(&[
+        "check-client",
+        "--listen",
+        "127.0.0.1:0",
+        "--case",
+        "ok.text",
+        "--timeout-ms",
+        "30000",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let line = line_with(&lines, "listening on ws://");
+    let addr = line
+        .split("ws://")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .unwrap()
+        .to_owned();
+    // Claim the case and then say nothing: it runs until its 30 s timeout.
+    let mut s = std::net::TcpStream::connect(&addr).unwrap();
+    s.write_all(
+        b"GET /case/ok.text HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    )
+    .unwrap();
+    let mut got = [0u8; 12];
+    s.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"HTTP/1.1 101");
+    kill(&child, "INT");
+    line_with(&lines, "SIGINT: shutting down");
+    kill(&child, "INT");
+    assert_eq!(exit_within(&mut child, Duration::from_secs(1)), Some(130));
+    assert!(!out.exists(), "no report after a forced exit");
+    drop(s);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// C2, V7: zero (and absurd) counts and times are refused before any work.
+#[test]
+fn zero_and_huge_bounds_are_exit_2() {
+    let url = format!("ws://127.0.0.1:{}/", closed_port());
+    let huge = u64::MAX.to_string();
+    for (args, needle) in [
+        (vec!["demo", "--jobs", "0"], "--jobs must be at least 1"),
+        (
+            vec!["check-server", "--target", &url, "--jobs", "0"],
+            "--jobs must be at least 1",
+        ),
+        (
+            vec!["check-server", "--target", &url, "--timeout-ms", "0"],
+            "--timeout-ms must be at least 1",
+        ),
+        (
+            vec!["check-server", "--target", &url, "--timeout-ms", &huge],
+            "--timeout-ms must be at most",
+        ),
+        (
+            vec!["check-server", "--target", &url, "--jobs", &huge],
+            "--jobs must be at most",
+        ),
+        (
+            vec!["check-client", "--listen", "127.0.0.1:0", "--wait-s", "0"],
+            "--wait-s must be at least 1",
+        ),
+        (
+            vec!["check-client", "--listen", "127.0.0.1:0", "--wait-s", &huge],
+            "--wait-s must be at most",
+        ),
+        (
+            vec!["replay", "--target", &url, "--timeout-ms", "0", "x.bin"],
+            "--timeout-ms must be at least 1",
+        ),
+        (
+            vec![
+                "proxy",
+                "--listen",
+                "127.0.0.1:0",
+                "--upstream",
+                "127.0.0.1:1",
+                "--reaction-timeout-ms",
+                "0",
+            ],
+            "--reaction-timeout-ms must be at least 1",
+        ),
+    ] {
+        let started = std::time::Instant::now();
+        let out = wschaos(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(one_line_error(&out).contains(needle), "{args:?}");
+        assert!(started.elapsed() < Duration::from_secs(5), "{args:?}");
+    }
+}
+
+/// L1, L3, F11: --out and --repro-dir are checked before anything runs, and a
+/// missing directory is never created on the way.
+#[test]
+fn out_and_repro_dir_are_checked_before_any_case() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let broken = rt
+        .block_on(spawn_echo_server("127.0.0.1:0", ServerFlaw::AcceptUnmasked))
+        .unwrap();
+    let dir = scratch_dir("out-check");
+    let missing = dir.join("missing");
+    let bad_out = missing.join("x.json");
+    // check-client: before listening, so no run is thrown away at the end.
+    let out = wschaos(&[
+        "check-client",
+        "--listen",
+        "127.0.0.1:0",
+        "--case",
+        "ok.text",
+        "--out",
+        bad_out.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(one_line_error(&out).contains("cannot write"));
+    // check-server with a failing case: the default FILE.repro/ must not create
+    // the missing directory and let the run pass as written.
+    let url = format!("ws://{}/", broken.addr);
+    let out = wschaos(&[
+        "check-server",
+        "--target",
+        &url,
+        "--case",
+        "mask.unmasked-text",
+        "--out",
+        bad_out.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(one_line_error(&out).contains("cannot write"));
+    assert!(!missing.exists());
+    // A --repro-dir that cannot be created, or is a regular file.
+    let file = dir.join("plain-file");
+    std::fs::write(&file, b"x").unwrap();
+    for repro in ["/proc/wschaos-nope", file.to_str().unwrap()] {
+        let out = wschaos(&[
+            "check-server",
+            "--target",
+            &url,
+            "--case",
+            "mask.unmasked-text",
+            "--repro-dir",
+            repro,
+        ]);
+        assert_eq!(out.status.code(), Some(2), "{repro}");
+        assert!(one_line_error(&out).contains("--repro-dir"), "{repro}");
+    }
+    // An existing report is not truncated by the check, and is then written.
+    let keep = dir.join("r.txt");
+    std::fs::write(&keep, "old").unwrap();
+    let out = wschaos(&[
+        "check-server",
+        "--target",
+        &url,
+        "--case",
+        "ok.text",
+        "--out",
+        keep.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(std::fs::read_to_string(&keep).unwrap().contains("summary:"));
+    rt.block_on(broken.shutdown());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// C3, V10: replay refuses what cannot be a recording before it connects, and
+/// warns about a file that does not start like a client's frames.
+#[test]
+fn replay_refuses_what_is_not_a_recording() {
+    let dir = scratch_dir("replay-files");
+    let unreachable = format!("ws://127.0.0.1:{}/", closed_port());
+    let empty = dir.join("empty.bin");
+    std::fs::write(&empty, b"").unwrap();
+    let fifo = dir.join("fifo");
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let huge = dir.join("huge.bin");
+    std::fs::File::create(&huge)
+        .unwrap()
+        .set_len(17 * 1024 * 1024)
+        .unwrap();
+    for (file, needle) in [
+        ("/dev/zero", "not a regular file"),
+        (fifo.to_str().unwrap(), "not a regular file"),
+        (dir.to_str().unwrap(), "not a regular file"),
+        (empty.to_str().unwrap(), "empty"),
+        (huge.to_str().unwrap(), "more than"),
+    ] {
+        let started = std::time::Instant::now();
+        let out = wschaos(&["replay", "--target", &unreachable, file]);
+        assert_eq!(out.status.code(), Some(2), "{file}");
+        assert!(one_line_error(&out).contains(needle), "{file}");
+        assert!(started.elapsed() < Duration::from_secs(5), "{file}");
+    }
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let good = rt
+        .block_on(spawn_echo_server("127.0.0.1:0", ServerFlaw::None))
+        .unwrap();
+    let report = dir.join("r.json");
+    std::fs::write(&report, br#"{"tool": "wschaos", "cases": []}"#).unwrap();
+    let url = format!("ws://{}/", good.addr);
+    let out = wschaos(&["replay", "--target", &url, report.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("warning:") && err.contains("JSON"), "{err}");
+    rt.block_on(good.shutdown());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// V8: the scheme in any case; a space in the path is encoded; a fragment or a
+/// control character is refused with one line.
+#[test]
+fn target_urls_are_checked_and_encoded() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let good = rt
+        .block_on(spawn_echo_server("127.0.0.1:0", ServerFlaw::None))
+        .unwrap();
+    for url in [
+        format!("WS://{}/", good.addr),
+        format!("ws://{}/a b", good.addr),
+    ] {
+        let out = wschaos(&[
+            "check-server",
+            "--target",
+            &url,
+            "--case",
+            "ok.text",
+            "--seed",
+            "1",
+        ]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{url}: {text}");
+        assert!(text.contains("1 pass"), "{text}");
+    }
+    for (url, needle) in [
+        (format!("ws://{}/p?a=b#frag", good.addr), "fragment"),
+        (format!("ws://{}/a\u{1}b", good.addr), "control characters"),
+        (
+            format!("ws://{}/a\r\nX-Evil: 1", good.addr),
+            "control characters",
+        ),
+    ] {
+        let out = wschaos(&["check-server", "--target", &url]);
+        assert_eq!(out.status.code(), Some(2), "{url:?}");
+        assert!(one_line_error(&out).contains(needle), "{url:?}");
+    }
+    rt.block_on(good.shutdown());
+}
+
+/// F3, F12, F13: --upstream is parsed at start-up (ws://HOST:PORT/ taken with a
+/// note), the proxy refuses to be its own upstream, and --record is checked.
+#[test]
+fn proxy_checks_upstream_and_record_at_startup() {
+    let port = closed_port();
+    let dir = scratch_dir("proxy-startup");
+    let plain = dir.join("plain-file");
+    std::fs::write(&plain, b"x").unwrap();
+    let same = format!("127.0.0.1:{port}");
+    for (extra, needle) in [
+        (
+            vec!["--upstream", "127.0.0.1:9001/path"],
+            "expected HOST:PORT",
+        ),
+        (vec!["--upstream", "127.0.0.1:9001:9001"], "one colon"),
+        (
+            vec!["--upstream", "ws://127.0.0.1:9001/chat"],
+            "expected HOST:PORT",
+        ),
+        (vec!["--upstream", &same], "connect to itself"),
+        (
+            vec![
+                "--upstream",
+                "127.0.0.1:1",
+                "--record",
+                plain.to_str().unwrap(),
+            ],
+            "--record",
+        ),
+    ] {
+        let mut args = vec!["proxy", "--listen", &same];
+        args.extend(extra);
+        let out = wschaos(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(one_line_error(&out).contains(needle), "{args:?}");
+    }
+    let record = dir.join("rec/nested");
+    let (mut child, lines) = spawn_wschaos(&[
+        "proxy",
+        "--listen",
+        "127.0.0.1:0",
+        "--upstream",
+        "ws://127.0.0.1:1/",
+        "--seed",
+        "1",
+        "--record",
+        record.to_str().unwrap(),
+    ]);
+    assert!(line_with(&lines, "note:").contains("taken as 127.0.0.1:1"));
+    assert!(line_with(&lines, "listening on").contains("upstream 127.0.0.1:1,"));
+    assert!(record.is_dir());
+    kill(&child, "TERM");
+    assert_eq!(exit_within(&mut child, Duration::from_secs(10)), Some(0));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// F7, F9: an unmatched glob is a warning, a bad --log filter an error, and log
+/// lines carry no colour codes when stderr is not a terminal.
+#[test]
+fn unmatched_globs_bad_log_filters_and_plain_logs() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let good = rt
+        .block_on(spawn_echo_server("127.0.0.1:0", ServerFlaw::None))
+        .unwrap();
+    let url = format!("ws://{}/", good.addr);
+    let out = wschaos(&[
+        "--log",
+        "debug",
+        "check-server",
+        "--target",
+        &url,
+        "--case",
+        "ok.text",
+        "--case",
+        "typo*",
+        "--seed",
+        "1",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let warnings: Vec<&str> = err.lines().filter(|l| l.starts_with("warning:")).collect();
+    assert_eq!(warnings.len(), 1, "{err}");
+    assert!(warnings[0].contains("typo*"), "{err}");
+    assert!(err.contains("DEBUG"), "{err}");
+    assert!(!err.contains('\u{1b}'), "{err:?}");
+    let out = wschaos(&["--log", "wschaos=[[[", "cases"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(one_line_error(&out).contains("--log"));
+    rt.block_on(good.shutdown());
+}
+
+/// F4: a target that does not speak WebSocket is one line and exit 2, not a
+/// report full of `fail`; so is a check-client run no client came to.
+#[test]
+fn a_target_that_is_not_websocket_is_exit_2() {
+    use std::io::Write;
+    let silent = fake_server(|mut s| drain(&mut s));
+    let http_200 = fake_server(|mut s| {
+        read_request(&mut s);
+        let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi");
+        drain(&mut s);
+    });
+    let closes = fake_server(drop);
+    let garbage = fake_server(|mut s| {
+        if answer_101(&mut s) {
+            let _ = s.write_all(b"garbage, not frames\r\n");
+            drain(&mut s);
+        }
+    });
+    for (addr, needle) in [
+        (silent, "no answer to a valid upgrade"),
+        (http_200, "HTTP 200 to a valid upgrade"),
+        (closes, "closed without an answer"),
+        (garbage, "invalid frame data after the 101"),
+    ] {
+        let url = format!("ws://{addr}/");
+        let out = wschaos(&[
+            "check-server",
+            "--target",
+            &url,
+            "--timeout-ms",
+            "500",
+            "--seed",
+            "1",
+        ]);
+        assert_eq!(out.status.code(), Some(2), "{needle}");
+        let err = one_line_error(&out);
+        assert!(
+            err.contains("target does not speak WebSocket") && err.contains(needle),
+            "{err}"
+        );
+        assert!(out.stdout.is_empty());
+    }
+    let out = wschaos(&[
+        "check-client",
+        "--listen",
+        "127.0.0.1:0",
+        "--wait-s",
+        "1",
+        "--seed",
+        "1",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let last = err.lines().last().unwrap_or_default();
+    assert!(last.starts_with("error: no client"), "{err}");
+}
+
+/// F5: every subcommand's long help has its exit codes and an example, and the
+/// options say what they do.
+#[test]
+fn help_explains_options_exit_codes_and_an_example() {
+    for cmd in [
+        "demo",
+        "check-server",
+        "check-client",
+        "replay",
+        "proxy",
+        "cases",
+    ] {
+        let out = wschaos(&[cmd, "--help"]);
+        assert_eq!(out.status.code(), Some(0), "{cmd}");
+        let help = String::from_utf8_lossy(&out.stdout);
+        assert!(help.contains("Exit status: 0"), "{cmd}: {help}");
+        assert!(
+            help.contains(&format!("Example:\n  wschaos {cmd}")),
+            "{cmd}: {help}"
+        );
+        if cmd != "cases" && cmd != "replay" {
+            assert!(help.contains("Seed for"), "{cmd}: {help}");
+        }
+    }
+    let help = String::from_utf8_lossy(&wschaos(&["proxy", "--help"]).stdout).into_owned();
+    assert!(
+        help.contains("latency:ms=N(100)") && help.contains("defaults to both"),
+        "{help}"
+    );
+}
+
+/// F6: --strict makes non-strict fail the run and the JUnit case.
+#[test]
+fn strict_makes_non_strict_a_failure() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dropper = rt
+        .block_on(spawn_echo_server("127.0.0.1:0", ServerFlaw::DropOnError))
+        .unwrap();
+    let url = format!("ws://{}/", dropper.addr);
+    let base = [
+        "check-server",
+        "--target",
+        &url,
+        "--case",
+        "rsv.rsv2",
+        "--seed",
+        "1",
+        "--format",
+        "junit",
+    ];
+    let out = wschaos(&base);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("<failure"));
+    let mut strict = base.to_vec();
+    strict.push("--strict");
+    let out = wschaos(&strict);
+    assert_eq!(out.status.code(), Some(1));
+    let xml = String::from_utf8(out.stdout).unwrap();
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    let failures = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("failure"))
+        .count();
+    assert_eq!(failures, 1, "{xml}");
+    rt.block_on(dropper.shutdown());
+}
+
+// ---- helpers for the tests below ----
+
+fn scratch_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("wschaos-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn kill(child: &std::process::Child, signal: &str) {
+    let status = Command::new("kill")
+        .args([&format!("-{signal}"), &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// Polls `done` every 20 ms; panics after `limit`.
+fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !done() {
+        assert!(
+            start.elapsed() < limit,
+            "condition not met within {limit:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// `wschaos ARGS` with its stderr lines delivered on a channel as they come.
+fn spawn_wschaos(args: &[&str]) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wschaos"))
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in stderr.lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    (child, rx)
+}
+
+/// Waits for a stderr line containing `needle`; returns it.
+fn line_with(lines: &std::sync::mpsc::Receiver<String>, needle: &str) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match lines.recv_timeout(left) {
+            Ok(line) if line.contains(needle) => return line,
+            Ok(_) => {}
+            Err(e) => panic!("no stderr line with {needle:?}: {e}"),
+        }
+    }
+}
+
+/// Waits for the child to exit, at most `limit`; returns its status code.
+fn exit_within(child: &mut std::process::Child, limit: Duration) -> Option<i32> {
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status.code();
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            panic!("still running after {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A TCP server on 127.0.0.1 that runs `conn` on each connection in its own
+/// thread. The listener lives as long as the test process.
+fn fake_server(conn: fn(std::net::TcpStream)) -> std::net::SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().map_while(Result::ok) {
+            std::thread::spawn(move || conn(stream));
+        }
+    });
+    addr
+}
+
+/// Reads an HTTP request head; returns it (empty when the peer went away).
+fn read_request(s: &mut std::net::TcpStream) -> Vec<u8> {
+    use std::io::Read;
+    let mut head = Vec::new();
+    let mut b = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        match s.read(&mut b) {
+            Ok(0) | Err(_) => return Vec::new(),
+            Ok(n) => head.extend_from_slice(&b[..n]),
+        }
+    }
+    head
+}
+
+/// Answers the upgrade request with a valid 101 (any request gets one).
+fn answer_101(s: &mut std::net::TcpStream) -> bool {
+    use std::io::Write;
+    let head = read_request(s);
+    if head.is_empty() {
+        return false;
+    }
+    let text = String::from_utf8_lossy(&head);
+    let key = text
+        .lines()
+        .find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.eq_ignore_ascii_case("sec-websocket-key")
+                .then(|| value.trim().to_owned())
+        })
+        .unwrap_or_default();
+    let accept = wschaos_codec::handshake::accept_key(key.as_bytes());
+    let resp = format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
+    );
+    s.write_all(resp.as_bytes()).is_ok()
+}
+
+/// Reads until the peer goes away.
+fn drain(s: &mut std::net::TcpStream) {
+    let _ = std::io::copy(s, &mut std::io::sink());
 }
