@@ -390,12 +390,14 @@ fn check_server_interrupted_writes_a_partial_report() {
     let text = std::fs::read_to_string(&out).unwrap();
     let report = wschaos::report::json::parse(&text).unwrap();
     assert!(report.partial, "{text}");
-    assert_eq!(report.not_run, 1, "{text}");
+    // Normally both handshake cases completed; on a very slow machine one may
+    // still have been waiting for its 101. ok.text never completes.
     let ids: Vec<&str> = report.cases.iter().map(|c| c.id.as_str()).collect();
-    assert_eq!(ids, ["handshake.missing-key", "handshake.version-8"]);
+    assert!(ids.iter().all(|id| id.starts_with("handshake.")), "{text}");
+    assert_eq!(report.cases.len() + report.not_run, 3, "{text}");
     let json: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(json["partial"], true);
-    assert_eq!(json["not_run"], 1);
+    assert_eq!(json["not_run"].as_u64(), Some(report.not_run as u64));
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -486,7 +488,8 @@ fn a_second_signal_exits_at_once() {
     kill(&child, "INT");
     line_with(&lines, "SIGINT: shutting down");
     kill(&child, "INT");
-    assert_eq!(exit_within(&mut child, Duration::from_secs(1)), Some(130));
+    // Without the second signal this would be 2, after the 2 s grace.
+    assert_eq!(exit_within(&mut child, Duration::from_secs(5)), Some(130));
     assert!(!out.exists(), "no report after a forced exit");
     drop(s);
     let _ = std::fs::remove_dir_all(&dir);
