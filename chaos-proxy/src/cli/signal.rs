@@ -68,20 +68,10 @@ impl Shutdown {
         Shutdown(rx)
     }
 
-    /// Whether shutdown was asked for.
-    pub fn requested(&self) -> bool {
-        *self.0.borrow()
-    }
-
     /// Resolves once shutdown is asked for (never, if the sender is gone first).
     pub async fn wait(mut self) {
         if self.0.wait_for(|s| *s).await.is_err() {
             std::future::pending::<()>().await;
         }
-    }
-
-    /// The receiver, for code that takes a `watch` (the proxy's `run`).
-    pub fn receiver(&self) -> tokio::sync::watch::Receiver<bool> {
-        self.0.clone()
     }
 }
