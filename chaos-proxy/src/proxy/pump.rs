@@ -8,6 +8,7 @@
 //! sockets with RST and no FIN.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -55,6 +56,8 @@ pub struct PumpCtx {
     /// Wakes the connection's timer: the relay holds an injection to settle.
     pub injected: Arc<Notify>,
     pub applied: Arc<Mutex<Vec<Applied>>>,
+    /// Milliseconds since the connection opened at the last read, either way.
+    pub activity: Arc<AtomicU64>,
 }
 
 /// How one chunk is delivered.
@@ -100,6 +103,7 @@ pub async fn pump(dir: Dir, mut from: OwnedReadHalf, mut to: OwnedWriteHalf, ctx
         mut reset,
         injected,
         applied,
+        activity,
     } = ctx;
     // Reads fill spare capacity (`read_buf`), so a connection's memory is touched
     // only as far as its reads have reached: an idle one costs a page, not 16 KiB.
@@ -142,6 +146,9 @@ pub async fn pump(dir: Dir, mut from: OwnedReadHalf, mut to: OwnedWriteHalf, ctx
             continue;
         };
         out.clear();
+        if matches!(n, Some(1..)) {
+            activity.store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
+        }
         // One snapshot per chunk, for the relay and for delivery.
         let faults = state.faults();
         let wake_timer = {

@@ -685,6 +685,12 @@ impl Relay {
             || (s2c && self.s2c.last_frame.is_some_and(|t| t >= since))
     }
 
+    /// Whether the opening handshake is over: both heads were forwarded (or the
+    /// traffic turned out not to be an upgrade, and is relayed as it is).
+    pub fn opened(&self) -> bool {
+        !matches!(self.c2s.phase, Phase::Head(_)) && !matches!(self.s2c.phase, Phase::Head(_))
+    }
+
     /// Whether any fault has been injected on this connection so far.
     pub fn any_injected(&self) -> bool {
         self.injected_any

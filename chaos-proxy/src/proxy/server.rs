@@ -58,6 +58,12 @@ pub struct ProxyConfig {
     /// After shutdown, how long open connections get to deliver what is in flight.
     pub grace: Duration,
     pub max_connections: usize,
+    /// A connection whose opening handshake is not through by then is closed, so
+    /// idle sockets cannot hold the connection slots.
+    pub handshake_timeout: Duration,
+    /// A connection with no traffic either way for this long is closed (`None`:
+    /// never; WebSocket connections may be quiet for long).
+    pub idle_timeout: Option<Duration>,
 }
 
 impl ProxyConfig {
@@ -75,6 +81,8 @@ impl ProxyConfig {
             api: None,
             grace: Duration::from_secs(2),
             max_connections: MAX_CONNECTIONS,
+            handshake_timeout: Duration::from_secs(10),
+            idle_timeout: None,
         }
     }
 
@@ -103,6 +111,8 @@ struct Shared {
     connect_timeout: Duration,
     record: Option<PathBuf>,
     grace: Duration,
+    handshake_timeout: Duration,
+    idle_timeout: Option<Duration>,
     report: mpsc::Sender<ReportLine>,
 }
 
@@ -136,6 +146,8 @@ pub async fn run(
         connect_timeout: cfg.connect_timeout,
         record: cfg.record,
         grace: cfg.grace,
+        handshake_timeout: cfg.handshake_timeout,
+        idle_timeout: cfg.idle_timeout,
         report,
     });
     let mut server = Listener {
@@ -245,6 +257,7 @@ impl Handler {
         let (reset_tx, reset_rx) = watch::channel(false);
         let injected = Arc::new(Notify::new());
         let applied = Arc::new(Mutex::new(Vec::new()));
+        let activity = Arc::new(AtomicU64::new(0));
         let ctx = PumpCtx {
             relay: relay.clone(),
             recording: recording.clone(),
@@ -256,6 +269,7 @@ impl Handler {
             reset: reset_rx,
             injected: injected.clone(),
             applied: applied.clone(),
+            activity: activity.clone(),
         };
         let (client_rd, client_wr) = client.into_split();
         let (up_rd, up_wr) = upstream.into_split();
@@ -270,6 +284,14 @@ impl Handler {
             _ = self.settle_as_they_come(&relay, &injected, started) => false,
             _ = sleep_or_never(reset_at) => true,
             _ = stopped_then(self.stop.clone(), cfg.grace) => false,
+            _ = handshake_overdue(&relay, cfg.handshake_timeout) => {
+                info!("opening handshake not done within {:?}: closing", cfg.handshake_timeout);
+                false
+            }
+            _ = idle(&activity, started, cfg.idle_timeout) => {
+                info!("no traffic for {:?}: closing", cfg.idle_timeout.unwrap_or_default());
+                false
+            }
         };
         if reset_fired {
             info!("reset: closing both connections with RST");
@@ -429,6 +451,29 @@ fn reset_after(faults: &[ActiveFault], seed: u64, conn: u64) -> Option<Duration>
 async fn turned_true(mut rx: watch::Receiver<bool>) {
     if rx.wait_for(|v| *v).await.is_err() {
         std::future::pending::<()>().await;
+    }
+}
+
+/// Resolves when the handshake is still not through after `timeout`.
+async fn handshake_overdue(relay: &Mutex<Relay>, timeout: Duration) {
+    tokio::time::sleep(timeout).await;
+    if relay.lock().unwrap_or_else(|e| e.into_inner()).opened() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Resolves once neither direction has read anything for `timeout`.
+async fn idle(activity: &AtomicU64, started: Instant, timeout: Option<Duration>) {
+    let Some(timeout) = timeout else {
+        return std::future::pending().await;
+    };
+    loop {
+        let last = Duration::from_millis(activity.load(Ordering::Relaxed));
+        let quiet = started.elapsed().saturating_sub(last);
+        if quiet >= timeout {
+            return;
+        }
+        tokio::time::sleep(timeout - quiet).await;
     }
 }
 
