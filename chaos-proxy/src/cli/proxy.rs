@@ -203,6 +203,8 @@ pub async fn run_proxy(opts: ProxyOpts) -> anyhow::Result<u8> {
         record,
     } = opts;
 
+    // Installed before the banner: whoever reads it may signal at once.
+    let signalled = shutdown_signal();
     let state = std::sync::Arc::new(ProxyState::new(specs)?);
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -229,7 +231,6 @@ pub async fn run_proxy(opts: ProxyOpts) -> anyhow::Result<u8> {
         );
     }
     cfg.api = api;
-    let signalled = shutdown_signal();
     let shutdown = async move {
         signalled.await;
         eprintln!("settling open connections and flushing the report");
