@@ -1,6 +1,7 @@
 """Echo server on the Python `websockets` library: a widely used implementation
 nobody on the team wrote, for wschaos's integration tests. Listens on 127.0.0.1
-only; prints `listening on ws://127.0.0.1:PORT/` once ready."""
+only; prints `listening on ws://127.0.0.1:PORT/` once ready. The text message
+`wschaos:close` is not echoed: the server closes the connection with 1000."""
 
 import argparse
 import asyncio
@@ -11,6 +12,9 @@ from websockets.asyncio.server import serve
 async def echo(ws):
     try:
         async for message in ws:
+            if message == "wschaos:close":
+                await ws.close(1000)
+                return
             await ws.send(message)
     except Exception:
         # The library has already failed the connection with its close code.
