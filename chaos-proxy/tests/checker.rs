@@ -125,7 +125,7 @@ async fn close_normal_and_drop_are_fail_and_non_strict() {
     assert!(matches!(
         normal["rsv.rsv2"].observed,
         Observed::Close {
-            code: Some(wschaos_codec::CloseCode::from(1000)),
+            code: Some(wschaos_codec::CloseCode::Normal),
             ..
         }
     ));
@@ -204,7 +204,7 @@ async fn client_that_requires_deflate_closes_with_1010() {
     assert!(matches!(
         results["extension.stripped"].observed,
         Observed::Close {
-            code: Some(wschaos_codec::CloseCode::from(1010)),
+            code: Some(wschaos_codec::CloseCode::Extension),
             ..
         }
     ));

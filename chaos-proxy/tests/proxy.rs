@@ -40,6 +40,19 @@ impl Proxy {
         reaction_ms: u64,
         record: Option<std::path::PathBuf>,
     ) -> Proxy {
+        Proxy::start_with(upstream, faults, seed, reaction_ms, |cfg| {
+            cfg.record = record
+        })
+        .await
+    }
+
+    async fn start_with(
+        upstream: SocketAddr,
+        faults: &[&str],
+        seed: u64,
+        reaction_ms: u64,
+        tweak: impl FnOnce(&mut ProxyConfig),
+    ) -> Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let specs = faults
@@ -50,7 +63,7 @@ impl Proxy {
         let mut cfg = ProxyConfig::new(upstream.to_string(), seed, state.clone());
         cfg.reaction_timeout = Duration::from_millis(reaction_ms);
         cfg.connect_timeout = Duration::from_secs(2);
-        cfg.record = record;
+        tweak(&mut cfg);
         let (tx, lines) = mpsc::channel(4096);
         cfg.tap = Some(tx);
         let (stop, mut stop_rx) = watch::channel(false);
@@ -754,5 +767,38 @@ async fn stopping_while_a_delay_is_pending_ends_within_the_grace() {
         started.elapsed()
     );
     assert_eq!(totals.connections, 1);
+    server.shutdown().await;
+}
+
+/// Sockets that never finish the opening handshake are closed after the
+/// handshake timeout, so they cannot hold every connection slot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_sockets_cannot_hold_the_connection_slots() {
+    let server = spawn_echo_server("127.0.0.1:0", ServerFlaw::None)
+        .await
+        .unwrap();
+    let proxy = Proxy::start_with(server.addr, &[], 1, 500, |cfg| {
+        cfg.max_connections = 2;
+        cfg.handshake_timeout = Duration::from_millis(300);
+    })
+    .await;
+    let mut idle = Vec::new();
+    for _ in 0..2 {
+        idle.push(TcpStream::connect(proxy.addr).await.unwrap());
+    }
+    let (mut ws, _) = tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio_tungstenite::connect_async(format!("ws://{}/", proxy.addr)),
+    )
+    .await
+    .expect("a slot was freed")
+    .unwrap();
+    ws.send(Message::text("through")).await.unwrap();
+    assert_eq!(ws.next().await.unwrap().unwrap(), Message::text("through"));
+    let mut buf = [0u8; 16];
+    // The idle sockets were closed by the proxy.
+    assert_eq!(idle[0].read(&mut buf).await.unwrap(), 0);
+    drop(ws);
+    proxy.stop().await;
     server.shutdown().await;
 }

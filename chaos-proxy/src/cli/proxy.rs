@@ -43,6 +43,22 @@ pub struct Proxy {
     /// relay fuzz seeds); created at start-up.
     #[arg(long, value_name = "DIR")]
     pub record: Option<PathBuf>,
+    /// Connections relayed at once (1 to 1000000); more wait in the accept queue
+    /// and a warning is logged when the cap is reached.
+    #[arg(long, value_name = "N", default_value_t = crate::proxy::server::MAX_CONNECTIONS as u64)]
+    pub max_connections: u64,
+    /// Close a connection whose opening handshake is not through after MS
+    /// milliseconds, so idle sockets cannot hold the connection slots.
+    #[arg(long, value_name = "MS", default_value_t = 10_000)]
+    pub handshake_timeout_ms: u64,
+    /// Close a connection after MS milliseconds without traffic either way
+    /// (default: never; WebSocket connections may be quiet for long).
+    #[arg(long, value_name = "MS")]
+    pub idle_timeout_ms: Option<u64>,
+    /// On SIGINT or SIGTERM, how long open connections get to deliver what is in
+    /// flight before the verdicts are settled and the report flushed.
+    #[arg(long, value_name = "MS", default_value_t = 2000)]
+    pub grace_ms: u64,
 }
 
 /// The fault list (from the fault registry), then shutdown, exit status and an example.
@@ -73,6 +89,15 @@ pub struct ProxyOpts {
     pub reaction_timeout: Duration,
     pub api: Option<SocketAddr>,
     pub record: Option<PathBuf>,
+    pub limits: Limits,
+}
+
+/// The proxy's bounds on connections and time, checked.
+pub struct Limits {
+    pub max_connections: usize,
+    pub handshake_timeout: Duration,
+    pub idle_timeout: Option<Duration>,
+    pub grace: Duration,
 }
 
 impl RunCommand for Proxy {
@@ -101,6 +126,16 @@ impl RunCommand for Proxy {
         if let Some(dir) = &self.record {
             ensure_writable_dir("--record", dir)?;
         }
+        let limits = Limits {
+            max_connections: super::bounded("--max-connections", self.max_connections, 1_000_000)?
+                as usize,
+            handshake_timeout: millis("--handshake-timeout-ms", self.handshake_timeout_ms)?,
+            idle_timeout: self
+                .idle_timeout_ms
+                .map(|ms| millis("--idle-timeout-ms", ms))
+                .transpose()?,
+            grace: millis("--grace-ms", self.grace_ms)?,
+        };
         run_proxy(ProxyOpts {
             listen,
             upstream,
@@ -110,6 +145,7 @@ impl RunCommand for Proxy {
             reaction_timeout,
             api,
             record: self.record,
+            limits,
         })
         .await
     }
@@ -201,6 +237,7 @@ pub async fn run_proxy(opts: ProxyOpts) -> anyhow::Result<u8> {
         reaction_timeout,
         api,
         record,
+        limits,
     } = opts;
 
     // Installed before the banner: whoever reads it may signal at once.
@@ -222,6 +259,10 @@ pub async fn run_proxy(opts: ProxyOpts) -> anyhow::Result<u8> {
     let mut cfg = ProxyConfig::new(upstream, seed_or_random(seed), state);
     cfg.reaction_timeout = reaction_timeout;
     cfg.record = record;
+    cfg.max_connections = limits.max_connections;
+    cfg.handshake_timeout = limits.handshake_timeout;
+    cfg.idle_timeout = limits.idle_timeout;
+    cfg.grace = limits.grace;
     cfg.report = report;
     eprintln!("{}", cfg.describe(local));
     if let Some(api) = &api {
