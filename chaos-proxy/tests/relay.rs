@@ -566,3 +566,52 @@ fn an_error_close_a_frame_fault_explains_is_not_unexplained() {
     assert!(relay.carried_frames_since(false, true, Duration::ZERO));
     assert!(!relay.carried_frames_since(true, false, Duration::ZERO));
 }
+
+/// A client that accepts a faulty server frame, keeps talking and then closes
+/// normally carried on: its own later Close 1000 is not its reaction.
+#[test]
+fn frames_then_a_normal_close_is_carrying_on() {
+    let f = faults(&["flip-mask@s2c:nth=1"]);
+    let mut relay = Relay::new(5, 1, Duration::from_secs(2));
+    after_handshake(&mut relay, &f, false, &[]);
+    feed_at(&mut relay, &f, Dir::C2s, &masked(Frame::text("one")), 10);
+    feed_at(
+        &mut relay,
+        &f,
+        Dir::S2c,
+        &Frame::text("one").encode().unwrap(),
+        11,
+    );
+    feed_at(&mut relay, &f, Dir::C2s, &masked(Frame::text("two")), 12);
+    feed_at(
+        &mut relay,
+        &f,
+        Dir::C2s,
+        &masked(Frame::close(1000, b"")),
+        13,
+    );
+    let done = relay.take_settled();
+    assert_eq!(done[0].verdict, Some(Verdict::Fail));
+    assert_eq!(done[0].observed, Some(Observed::Continued));
+}
+
+/// Transport faults do not draw from the frame faults' schedule: the same seed
+/// hits the same frames whether or not a latency fault is also set.
+#[test]
+fn transport_faults_do_not_shift_the_frame_schedule() {
+    let traffic: Vec<(Dir, Vec<u8>)> = (0..40)
+        .map(|i| (Dir::C2s, masked(Frame::text(&format!("m{i}")))))
+        .collect();
+    let hit = |specs: &[&str]| {
+        let f = faults(specs);
+        let mut relay = Relay::new(11, 3, Duration::from_secs(2));
+        after_handshake(&mut relay, &f, false, &traffic);
+        let done = relay.finish();
+        done.iter()
+            .map(|i| (i.frame_index, i.what.clone()))
+            .collect::<Vec<_>>()
+    };
+    let alone = hit(&["reserved-opcode@c2s:p=0.2"]);
+    assert!(!alone.is_empty());
+    assert_eq!(alone, hit(&["reserved-opcode@c2s:p=0.2", "latency:ms=5"]));
+}

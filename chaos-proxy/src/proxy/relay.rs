@@ -11,7 +11,8 @@
 //!   does not call for) is not;
 //! - any other frame it sends after the faulted frame was forwarded means it
 //!   carried on; that is final once `in_flight_grace` has passed since then
-//!   (earlier frames may have been on their way before the fault arrived);
+//!   (earlier frames may have been on their way before the fault arrived), or
+//!   once it follows them with a Close that fails nothing (a normal end);
 //! - a fault that reaches a receiver which had already sent its Close is owed
 //!   only a TCP close.
 
@@ -28,7 +29,7 @@ use wschaos_codec::mask::apply_mask;
 use wschaos_codec::parse::{Event, FrameParser};
 use wschaos_codec::{CloseCode, Data, OpCode};
 
-use crate::proxy::fault::{Dir, Fault, FaultSpec, FrameCtx, HeadExpect, PayloadEdit};
+use crate::proxy::fault::{Dir, Fault, FaultKind, FaultSpec, FrameCtx, HeadExpect, PayloadEdit};
 use crate::report::{ClosePayload, Observed, Verdict};
 use crate::seed::derive_seed;
 use crate::verdict::{self, Reaction};
@@ -74,8 +75,6 @@ pub struct Injection {
     forwarded: Option<Duration>,
     /// The receiver sent a frame other than a Close after that.
     continued: bool,
-    /// The receiver answered the other side's Close: it went on to a normal end.
-    replied: bool,
     kind: Kind,
 }
 
@@ -298,7 +297,6 @@ impl Relay {
                     note: None,
                     forwarded: Some(now),
                     continued: false,
-                    replied: false,
                     kind: Kind::Head(edit.expect),
                 });
                 break;
@@ -381,7 +379,13 @@ impl Relay {
                 in_message,
                 deflate,
             };
-            for f in faults.iter().filter(|f| f.spec.dir.matches(dir)) {
+            // Only frame faults draw from the schedule, so adding a transport or a
+            // handshake fault does not change which frames are hit.
+            let frame_faults = faults
+                .iter()
+                .filter(|f| f.spec.dir.matches(dir))
+                .filter(|f| matches!(f.fault.kind(), FaultKind::Frame(_)));
+            for f in frame_faults {
                 let t = f.spec.trigger;
                 if t.after.is_some_and(|a| now < a) {
                     continue;
@@ -427,7 +431,6 @@ impl Relay {
                     note: None,
                     forwarded: None,
                     continued: false,
-                    replied: false,
                     kind: if receiver_closed {
                         Kind::AfterOwnClose
                     } else {
@@ -555,9 +558,10 @@ impl Relay {
                 o.payload.code == close.code
                     || !close.code.is_some_and(|c| inj.expected.contains(&c))
             });
-            if reply && inj.kind != Kind::AfterOwnClose {
-                // It answered a Close as on any normal connection: it carried on.
-                inj.replied = true;
+            // Frames after the fault and then a Close that fails nothing: the
+            // receiver carried on and later ended the conversation as usual.
+            let normal_end = inj.continued && !close.code.is_some_and(|c| c.fails_connection());
+            if (reply || normal_end) && inj.kind != Kind::AfterOwnClose {
                 inj.settle(Reaction::Continued);
             } else {
                 inj.settle(Reaction::Close(close.clone()));
