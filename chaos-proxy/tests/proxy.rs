@@ -802,3 +802,26 @@ async fn idle_sockets_cannot_hold_the_connection_slots() {
     proxy.stop().await;
     server.shutdown().await;
 }
+
+/// With an idle timeout, a connection with no traffic either way is closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_timeout_closes_quiet_connections() {
+    let server = spawn_echo_server("127.0.0.1:0", ServerFlaw::None)
+        .await
+        .unwrap();
+    let proxy = Proxy::start_with(server.addr, &[], 1, 500, |cfg| {
+        cfg.idle_timeout = Some(Duration::from_millis(300));
+    })
+    .await;
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/", proxy.addr))
+        .await
+        .unwrap();
+    ws.send(Message::text("one")).await.unwrap();
+    assert_eq!(ws.next().await.unwrap().unwrap(), Message::text("one"));
+    let end = tokio::time::timeout(Duration::from_secs(5), ws.next())
+        .await
+        .expect("closed by the idle timeout");
+    assert!(matches!(end, None | Some(Err(_))), "{end:?}");
+    proxy.stop().await;
+    server.shutdown().await;
+}

@@ -51,13 +51,15 @@ pub struct PumpCtx {
     pub started: Instant,
     /// Turns true on shutdown: stop reading, deliver what is held.
     pub stop: watch::Receiver<bool>,
-    /// Turns true when a `reset` fault fires.
-    pub reset: watch::Receiver<bool>,
+    /// Turns true when a `reset` fault fires; `None` when none is scheduled
+    /// (the common case pays nothing for it).
+    pub reset: Option<watch::Receiver<bool>>,
     /// Wakes the connection's timer: the relay holds an injection to settle.
     pub injected: Arc<Notify>,
     pub applied: Arc<Mutex<Vec<Applied>>>,
-    /// Milliseconds since the connection opened at the last read, either way.
-    pub activity: Arc<AtomicU64>,
+    /// Milliseconds since the connection opened at the last read, either way;
+    /// kept only when an idle timeout needs it.
+    pub activity: Option<Arc<AtomicU64>>,
 }
 
 /// How one chunk is delivered.
@@ -82,8 +84,10 @@ struct Queued {
     shape: Shape,
 }
 
-/// Resolves once `rx` turns true; never if its sender is gone first.
-async fn turned_true(rx: &mut watch::Receiver<bool>) {
+/// Resolves once `rx` turns true; never if its sender is gone first. Made once
+/// per pump and kept: a fresh one per read would register and drop a waiter on
+/// a channel every connection shares.
+async fn turned_true(mut rx: watch::Receiver<bool>) {
     if rx.wait_for(|v| *v).await.is_err() {
         std::future::pending::<()>().await;
     }
@@ -99,8 +103,8 @@ pub async fn pump(dir: Dir, mut from: OwnedReadHalf, mut to: OwnedWriteHalf, ctx
         seed,
         conn,
         started,
-        mut stop,
-        mut reset,
+        stop,
+        reset,
         injected,
         applied,
         activity,
@@ -113,22 +117,37 @@ pub async fn pump(dir: Dir, mut from: OwnedReadHalf, mut to: OwnedWriteHalf, ctx
     let mut queue: VecDeque<Queued> = VecDeque::new();
     let mut queued = 0usize;
     let mut reading = true;
+    let mut stop = std::pin::pin!(turned_true(stop));
+    let resettable = reset.is_some();
+    let mut reset = std::pin::pin!(async move {
+        match reset {
+            Some(rx) => turned_true(rx).await,
+            None => std::future::pending().await,
+        }
+    });
+    // One timer, moved to the front chunk's release time when that changes.
+    let mut due = std::pin::pin!(tokio::time::sleep_until(Instant::now()));
+    let mut armed: Option<Instant> = None;
     loop {
         if !reading && queue.is_empty() {
             break;
         }
         let release = queue.front().map(|q| q.release);
+        if let Some(at) = release.filter(|&at| armed != Some(at)) {
+            due.as_mut().reset(at);
+            armed = Some(at);
+        }
         // `None`: nothing read this turn.
         let n: Option<Option<usize>> = tokio::select! {
             biased;
-            _ = turned_true(&mut reset) => {
+            _ = &mut reset, if resettable => {
                 // Dropping the read half after this closes the socket without a
                 // FIN; with zero linger the peer gets an RST.
                 to.forget();
                 return;
             }
-            _ = turned_true(&mut stop), if reading => Some(None),
-            _ = tokio::time::sleep_until(release.unwrap_or_else(Instant::now)), if release.is_some() => None,
+            _ = &mut stop, if reading => Some(None),
+            _ = &mut due, if release.is_some() => None,
             r = { buf.clear(); from.read_buf(&mut buf) }, if reading && queued < MAX_QUEUED => {
                 Some(Some(r.unwrap_or(0)))
             }
@@ -137,7 +156,7 @@ pub async fn pump(dir: Dir, mut from: OwnedReadHalf, mut to: OwnedWriteHalf, ctx
             // A delayed chunk is due.
             if let Some(q) = queue.pop_front() {
                 queued -= q.bytes.len();
-                match write(&mut to, &q.bytes, q.shape, &mut reset).await {
+                match write(&mut to, &q.bytes, q.shape, resettable, reset.as_mut()).await {
                     Ok(()) => {}
                     Err(WriteEnd::Io) => break,
                     Err(WriteEnd::Reset) => return to.forget(),
@@ -146,8 +165,8 @@ pub async fn pump(dir: Dir, mut from: OwnedReadHalf, mut to: OwnedWriteHalf, ctx
             continue;
         };
         out.clear();
-        if matches!(n, Some(1..)) {
-            activity.store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
+        if let (Some(a), Some(1..)) = (&activity, n) {
+            a.store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
         }
         // One snapshot per chunk, for the relay and for delivery.
         let faults = state.faults();
@@ -179,7 +198,7 @@ pub async fn pump(dir: Dir, mut from: OwnedReadHalf, mut to: OwnedWriteHalf, ctx
                 Shape::NONE
             };
             if shape.delay.is_zero() && queue.is_empty() {
-                match write(&mut to, &out, shape, &mut reset).await {
+                match write(&mut to, &out, shape, resettable, reset.as_mut()).await {
                     Ok(()) => {}
                     Err(WriteEnd::Io) => break,
                     Err(WriteEnd::Reset) => return to.forget(),
@@ -216,8 +235,13 @@ async fn write(
     to: &mut OwnedWriteHalf,
     bytes: &[u8],
     shape: Shape,
-    reset: &mut watch::Receiver<bool>,
+    resettable: bool,
+    reset: std::pin::Pin<&mut impl std::future::Future<Output = ()>>,
 ) -> Result<(), WriteEnd> {
+    if !resettable && shape.slice == usize::MAX && shape.kbps == u64::MAX {
+        // The plain path: no fault shapes this write and none can interrupt it.
+        return to.write_all(bytes).await.map_err(|_| WriteEnd::Io);
+    }
     let io = async {
         if shape.slice == usize::MAX {
             to.write_all(bytes).await?;
@@ -236,7 +260,7 @@ async fn write(
     };
     tokio::select! {
         r = io => r.map_err(|_| WriteEnd::Io),
-        _ = turned_true(reset) => Err(WriteEnd::Reset),
+        _ = reset => Err(WriteEnd::Reset),
     }
 }
 

@@ -257,7 +257,7 @@ impl Handler {
         let (reset_tx, reset_rx) = watch::channel(false);
         let injected = Arc::new(Notify::new());
         let applied = Arc::new(Mutex::new(Vec::new()));
-        let activity = Arc::new(AtomicU64::new(0));
+        let activity = cfg.idle_timeout.map(|_| Arc::new(AtomicU64::new(0)));
         let ctx = PumpCtx {
             relay: relay.clone(),
             recording: recording.clone(),
@@ -266,7 +266,7 @@ impl Handler {
             conn,
             started,
             stop: self.stop.clone(),
-            reset: reset_rx,
+            reset: reset_at.map(|_| reset_rx),
             injected: injected.clone(),
             applied: applied.clone(),
             activity: activity.clone(),
@@ -288,7 +288,7 @@ impl Handler {
                 info!("opening handshake not done within {:?}: closing", cfg.handshake_timeout);
                 false
             }
-            _ = idle(&activity, started, cfg.idle_timeout) => {
+            _ = idle(activity.as_deref(), started, cfg.idle_timeout) => {
                 info!("no traffic for {:?}: closing", cfg.idle_timeout.unwrap_or_default());
                 false
             }
@@ -463,8 +463,8 @@ async fn handshake_overdue(relay: &Mutex<Relay>, timeout: Duration) {
 }
 
 /// Resolves once neither direction has read anything for `timeout`.
-async fn idle(activity: &AtomicU64, started: Instant, timeout: Option<Duration>) {
-    let Some(timeout) = timeout else {
+async fn idle(activity: Option<&AtomicU64>, started: Instant, timeout: Option<Duration>) {
+    let (Some(activity), Some(timeout)) = (activity, timeout) else {
         return std::future::pending().await;
     };
     loop {
