@@ -25,8 +25,8 @@ use crate::catalogue::{
 use crate::check::observe::{Answer, ObserveOptions, answers_complete, observe, plan_answers};
 use crate::check::{HeadError, case_result, read_head, write_case};
 use crate::report::{CaseResult, Observed, Verdict};
-use crate::verdict::{self, Judgement, judge, observed_of};
 use crate::url::WsUrl;
+use crate::verdict::{self, Judgement, judge, observed_of};
 
 #[derive(Debug, Clone)]
 pub struct ServerCheck {
@@ -183,12 +183,7 @@ pub async fn run_case(cfg: &ServerCheck, case: &Case) -> CaseResult {
     let deadline = started + cfg.timeout;
     let judgement = drive(cfg, case, deadline).await;
     debug!(verdict = ?judgement.verdict, "case done");
-    case_result(
-        case,
-        judgement,
-        started.elapsed(),
-        cfg.repro_dir.as_deref(),
-    )
+    case_result(case, judgement, started.elapsed(), cfg.repro_dir.as_deref())
 }
 
 fn request_for(cfg: &ServerCheck, case: &Case, key: &str) -> (Vec<u8>, Vec<ExtensionOffer>) {

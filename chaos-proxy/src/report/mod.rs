@@ -40,11 +40,7 @@ impl Verdict {
 pub enum Observed {
     /// A Close frame arrived (`code` is absent for an empty Close payload).
     Close {
-        #[serde(
-            default,
-            skip_serializing_if = "Option::is_none",
-            with = "close_code"
-        )]
+        #[serde(default, skip_serializing_if = "Option::is_none", with = "close_code")]
         code: Option<CloseCode>,
         reason: String,
     },
