@@ -615,3 +615,25 @@ fn transport_faults_do_not_shift_the_frame_schedule() {
     assert!(!alone.is_empty());
     assert_eq!(alone, hit(&["reserved-opcode@c2s:p=0.2", "latency:ms=5"]));
 }
+
+/// A client whose offer was stripped may carry on (the extension was optional)
+/// and still fail with 1002 once compressed frames arrive: that is its reaction.
+#[test]
+fn a_stripped_extension_is_judged_by_the_clients_close_not_its_first_message() {
+    let f = faults(&["strip-extensions@s2c"]);
+    let mut relay = Relay::new(5, 1, Duration::from_secs(2));
+    after_handshake(&mut relay, &f, true, &[]);
+    feed_at(&mut relay, &f, Dir::C2s, &masked(Frame::text("hello")), 10);
+    assert!(relay.take_settled().is_empty());
+    feed_at(&mut relay, &f, Dir::C2s, &masked(Frame::text("again")), 600);
+    assert!(relay.take_settled().is_empty(), "carrying on is legal");
+    feed_at(
+        &mut relay,
+        &f,
+        Dir::C2s,
+        &masked(Frame::close(1002, b"rsv")),
+        700,
+    );
+    let done = relay.take_settled();
+    assert_eq!(done[0].verdict, Some(Verdict::Pass));
+}

@@ -455,10 +455,15 @@ impl Relay {
                     continue;
                 };
                 inj.continued = true;
-                // Nothing of the receiver's can predate a handshake edit.
-                let head = matches!(inj.kind, Kind::Head(_));
-                if head || now >= forwarded + grace {
-                    inj.settle(Reaction::Continued);
+                match inj.kind {
+                    // Carrying on is legal there; only a Close says more.
+                    Kind::Head(HeadExpect::MandatoryExtension | HeadExpect::Info) => {}
+                    // Nothing of the client's can predate the 101 it got.
+                    Kind::Head(HeadExpect::RefuseOpen) => inj.settle(Reaction::Continued),
+                    Kind::Frame | Kind::AfterOwnClose if now >= forwarded + grace => {
+                        inj.settle(Reaction::Continued)
+                    }
+                    Kind::Frame | Kind::AfterOwnClose => {}
                 }
             }
         }
