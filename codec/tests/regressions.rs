@@ -8,10 +8,12 @@ fn corpus_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../corpus")
 }
 
-fn replay_dir(dir: &Path, target: &str) -> Vec<String> {
+/// Replays every input file in `dir`; returns how many it replayed and the failures.
+fn replay_dir(dir: &Path, target: &str) -> (usize, Vec<String>) {
     let mut failures = Vec::new();
+    let mut replayed = 0;
     let Ok(entries) = std::fs::read_dir(dir) else {
-        return failures;
+        return (0, failures);
     };
     for entry in entries.flatten() {
         let path = entry.path();
@@ -19,23 +21,40 @@ fn replay_dir(dir: &Path, target: &str) -> Vec<String> {
             continue;
         }
         let data = std::fs::read(&path).unwrap();
+        replayed += 1;
         if let Err(e) = wschaos_codec::fuzz::run(target, &data) {
             failures.push(format!("{}: {e}", path.display()));
         }
     }
-    failures
+    (replayed, failures)
 }
 
 #[test]
 fn regressions_replay_clean() {
     let root = corpus_root().join("regressions");
     let mut failures = Vec::new();
-    let mut seen = 0;
+    let (mut seen, mut replayed) = (0, 0);
     for target in wschaos_codec::fuzz::TARGETS {
         let dir = root.join(target);
-        seen += std::fs::read_dir(&dir).map(|d| d.count()).unwrap_or(0);
-        failures.extend(replay_dir(&dir, target));
+        seen += std::fs::read_dir(&dir)
+            .map(|d| {
+                d.flatten()
+                    .filter(|e| e.path().is_file())
+                    .filter(|e| e.path().extension().is_none_or(|x| x != "md"))
+                    .count()
+            })
+            .unwrap_or(0);
+        let (n, f) = replay_dir(&dir, target);
+        replayed += n;
+        failures.extend(f);
     }
+    // Nothing checked would pass as well as everything clean: make sure it ran.
+    assert!(
+        replayed > 0,
+        "no regression file found under {}",
+        root.display()
+    );
+    assert_eq!(replayed, seen, "every regression file is replayed");
     // Every folder under regressions/ must be a known target, or its files would
     // silently never be replayed.
     for entry in std::fs::read_dir(&root).unwrap().flatten() {
@@ -48,7 +67,7 @@ fn regressions_replay_clean() {
         }
     }
     assert!(failures.is_empty(), "{failures:#?}");
-    eprintln!("replayed {seen} regression files");
+    eprintln!("replayed {replayed} regression files");
 }
 
 #[test]
@@ -57,7 +76,9 @@ fn seed_corpora_replay_clean() {
     for target in wschaos_codec::fuzz::TARGETS {
         let dir = corpus_root().join(target);
         assert!(dir.is_dir(), "no seed corpus for {target}");
-        failures.extend(replay_dir(&dir, target));
+        let (n, f) = replay_dir(&dir, target);
+        assert!(n > 0, "the seed corpus for {target} is empty");
+        failures.extend(f);
     }
     assert!(failures.is_empty(), "{failures:#?}");
 }
