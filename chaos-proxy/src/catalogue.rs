@@ -2,8 +2,6 @@
 //! handshake, extension, after-valid, after-close and chop cases, each with what the
 //! checker does and what it expects. IDs are stable; `--case` globs match them.
 
-use rand::{RngCore, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use wschaos_codec::cases::{Expected, FrameCase, frame_cases, id_matches};
 use wschaos_codec::encode::Frame;
 use wschaos_codec::{CloseCode, OpCode, Role};
@@ -103,23 +101,6 @@ pub struct CatalogueOptions {
     pub offer_deflate: bool,
 }
 
-/// The mask key for a run: derived from the seed so a run can be reproduced.
-pub fn mask_key(seed: u64) -> [u8; 4] {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    rng.next_u32().to_be_bytes()
-}
-
-/// A Sec-WebSocket-Key nonce for one case, from the seed and the case id.
-pub fn key_nonce(seed: u64, id: &str) -> [u8; 16] {
-    let h = id.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
-    });
-    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ h);
-    let mut n = [0u8; 16];
-    rng.fill_bytes(&mut n);
-    n
-}
-
 fn from_frame_case(side: Side, fc: FrameCase) -> Case {
     let expect = match fc.expected {
         Expected::Echo => Expect::Echo,
@@ -156,7 +137,7 @@ fn peer_frame(side: Side, key: [u8; 4], frame: Frame) -> Vec<u8> {
 
 /// The full catalogue for one side, in catalogue order.
 pub fn catalogue(side: Side, seed: u64, opts: CatalogueOptions) -> Vec<Case> {
-    let key = mask_key(seed);
+    let key = crate::seed::mask_key(seed);
     let receiver = match side {
         Side::Server => Role::Server,
         Side::Client => Role::Client,
@@ -229,7 +210,7 @@ pub fn catalogue(side: Side, seed: u64, opts: CatalogueOptions) -> Vec<Case> {
 
 fn server_handshake_cases(seed: u64) -> Vec<Case> {
     use wschaos_codec::handshake::{RequestBuilder, generate_key};
-    let key = generate_key(key_nonce(seed, "handshake"));
+    let key = generate_key(crate::seed::key_nonce(seed, "handshake"));
     let mk = |id: &str, description: &str, b: RequestBuilder, expect: Expect| Case {
         id: id.to_owned(),
         description: description.to_owned(),

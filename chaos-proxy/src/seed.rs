@@ -1,5 +1,6 @@
 //! Seed derivation: every seeded decision (a connection's fault choices, its
-//! reset time, its transport jitter, a case's handshake key) draws from its own
+//! reset time, its transport jitter, a case's handshake key, the checker's mask
+//! key) draws from its own
 //! stream, derived from the run's `--seed`, a number (connection or direction)
 //! and a label naming the use, so that adding a use never shifts another's
 //! decisions and the same seed always gives the same run.
@@ -14,6 +15,20 @@ pub fn derive_seed(seed: u64, n: u64, label: &str) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
     z ^ (z >> 31)
+}
+
+/// The mask key a checker run uses for the frames it sends as a client.
+pub fn mask_key(seed: u64) -> [u8; 4] {
+    let [a, b, c, d, ..] = derive_seed(seed, 0, "mask key").to_be_bytes();
+    [a, b, c, d]
+}
+
+/// A Sec-WebSocket-Key nonce for one case, from the seed and the case id.
+pub fn key_nonce(seed: u64, id: &str) -> [u8; 16] {
+    let mut n = [0u8; 16];
+    n[..8].copy_from_slice(&derive_seed(seed, 0, id).to_be_bytes());
+    n[8..].copy_from_slice(&derive_seed(seed, 1, id).to_be_bytes());
+    n
 }
 
 #[cfg(test)]

@@ -19,12 +19,11 @@ use wschaos_codec::handshake::{
 use wschaos_codec::validate::DeflateConfig;
 
 use crate::catalogue::Write;
-use crate::catalogue::{
-    Case, Expect, HOST_PLACEHOLDER, PATH_PLACEHOLDER, Setup, key_nonce, mask_key,
-};
+use crate::catalogue::{Case, Expect, HOST_PLACEHOLDER, PATH_PLACEHOLDER, Setup};
 use crate::check::observe::{Answer, ObserveOptions, answers_complete, observe, plan_answers};
 use crate::check::{HeadError, case_result, read_head, write_case};
 use crate::report::{CaseResult, Observed, Verdict};
+use crate::seed::{key_nonce, mask_key};
 use crate::url::WsUrl;
 use crate::verdict::{self, Judgement, judge, observed_of};
 
