@@ -1,4 +1,4 @@
-//! Proxy throughput benchmark (issue 5): the pieces `scripts/bench-proxy` runs as
+//! Proxy throughput benchmark: the pieces `scripts/bench-proxy` runs as
 //! separate processes, each on 127.0.0.1 only.
 //!
 //! - [`load`]: a lean closed-loop WebSocket client on the project's codec (one
@@ -17,6 +17,7 @@ use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
 
 use tokio::net::{TcpListener, TcpStream};
+use wschaos_codec::url::WsUrl;
 
 /// Accepts on `listener` forever and spawns `handle` for each connection. A
 /// failed accept (out of descriptors, say) is reported under `name` and retried
@@ -43,40 +44,31 @@ where
     }
 }
 
-/// A `ws://127.0.0.1:PORT/PATH` URL, split; any other host is refused, so the
-/// benchmark can never load a machine other than this one.
+/// A `ws://127.0.0.1:PORT/PATH` URL, read by the codec's [`WsUrl`] parser; any
+/// other host is refused on top, so the benchmark can never load a machine other
+/// than this one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoopbackUrl {
     pub addr: SocketAddr,
-    /// `127.0.0.1:PORT`, as sent in the Host header.
+    /// `127.0.0.1:PORT` (just `127.0.0.1` for port 80), as sent in the Host header.
     pub host: String,
+    /// Path and query, starting with '/'.
     pub path: String,
 }
 
 impl LoopbackUrl {
     pub fn parse(url: &str) -> anyhow::Result<LoopbackUrl> {
-        let rest = url
-            .strip_prefix("ws://")
-            .ok_or_else(|| anyhow::anyhow!("bad url {url:?}: expected ws://127.0.0.1:PORT/"))?;
-        let (authority, path) = match rest.find('/') {
-            Some(i) => (&rest[..i], &rest[i..]),
-            None => (rest, "/"),
-        };
-        let (host, port) = authority
-            .rsplit_once(':')
-            .ok_or_else(|| anyhow::anyhow!("bad url {url:?}: expected ws://127.0.0.1:PORT/"))?;
-        if host != "127.0.0.1" {
+        let parsed = WsUrl::parse(url)?;
+        if parsed.host != "127.0.0.1" {
             anyhow::bail!(
-                "refusing host {host:?} in {url:?}: the benchmark connects only to 127.0.0.1"
+                "refusing host {:?} in {url:?}: the benchmark connects only to 127.0.0.1",
+                parsed.host
             );
         }
-        let port: u16 = port
-            .parse()
-            .map_err(|_| anyhow::anyhow!("bad port {port:?} in {url:?}"))?;
         Ok(LoopbackUrl {
-            addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
-            host: authority.to_owned(),
-            path: path.to_owned(),
+            addr: SocketAddr::from((Ipv4Addr::LOCALHOST, parsed.port)),
+            host: parsed.host_header(),
+            path: parsed.path,
         })
     }
 }
@@ -103,13 +95,18 @@ mod tests {
         assert_eq!(u.host, "127.0.0.1:9001");
         assert_eq!(u.path, "/echo");
         assert_eq!(LoopbackUrl::parse("ws://127.0.0.1:1").unwrap().path, "/");
+        let u = LoopbackUrl::parse("ws://127.0.0.1/").unwrap();
+        assert_eq!((u.addr.port(), u.host.as_str()), (80, "127.0.0.1"));
         for bad in [
             "ws://example.com:80/",
             "ws://10.0.0.1:80/",
             "ws://localhost:80/",
+            "ws://[::1]:80/",
+            "ws://127.0.0.1.example.com:80/",
             "wss://127.0.0.1:80/",
-            "ws://127.0.0.1/",
             "ws://127.0.0.1:x/",
+            "ws://127.0.0.1:0/",
+            "ws://127.0.0.1:80/#x",
         ] {
             assert!(LoopbackUrl::parse(bad).is_err(), "{bad}");
         }

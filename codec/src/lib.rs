@@ -16,6 +16,7 @@ pub mod handshake;
 pub mod mask;
 pub mod parse;
 pub mod stream;
+pub mod url;
 pub mod utf8;
 pub mod validate;
 pub mod violation;

@@ -18,6 +18,7 @@ use wschaos_codec::handshake::{
     ExtensionOffer, HandshakeError, Header, PERMESSAGE_DEFLATE, RequestBuilder, Response,
     ServerHandshake, accept_key, generate_key, parse_extensions, parse_response, validate_response,
 };
+use wschaos_codec::url::WsUrl;
 
 use crate::fail::{OnError, close_healthy, echo};
 
@@ -106,10 +107,11 @@ pub async fn run_echo_client(
 /// handshake the client rejects is an outcome, not an error.
 pub async fn run_echo_client_once(url: &str, opts: &ClientOptions) -> anyhow::Result<String> {
     let url = WsUrl::parse(url)?;
-    let mut tcp = timeout(opts.timeout, TcpStream::connect(&url.connect_to))
+    let connect_to = url.authority();
+    let mut tcp = timeout(opts.timeout, TcpStream::connect(&connect_to))
         .await
-        .with_context(|| format!("connecting to {} timed out", url.connect_to))?
-        .with_context(|| format!("connecting to {}", url.connect_to))?;
+        .with_context(|| format!("connecting to {connect_to} timed out"))?
+        .with_context(|| format!("connecting to {connect_to}"))?;
     tcp.set_nodelay(true)
         .context("setting TCP_NODELAY on the client socket")?;
 
@@ -120,7 +122,7 @@ pub async fn run_echo_client_once(url: &str, opts: &ClientOptions) -> anyhow::Re
         Vec::new()
     };
     let request = offered.iter().cloned().fold(
-        RequestBuilder::new(&url.authority, &url.path, &key),
+        RequestBuilder::new(url.host_header(), &url.path, &key),
         RequestBuilder::extension,
     );
     let mut head = Vec::new();
@@ -249,12 +251,14 @@ async fn read_head<S: AsyncRead + Unpin>(
 
 /// GET {url} as plain HTTP/1.1 and parse the body as a JSON array of strings.
 async fn fetch_case_ids(url: &WsUrl) -> anyhow::Result<Vec<String>> {
-    let mut tcp = TcpStream::connect(&url.connect_to)
+    let connect_to = url.authority();
+    let mut tcp = TcpStream::connect(&connect_to)
         .await
-        .with_context(|| format!("connecting to {}", url.connect_to))?;
+        .with_context(|| format!("connecting to {connect_to}"))?;
     let request = format!(
         "GET {} HTTP/1.1\r\nHost: {}\r\nAccept: application/json\r\nConnection: close\r\n\r\n",
-        url.path, url.authority
+        url.path,
+        url.host_header()
     );
     tcp.write_all(request.as_bytes()).await?;
     let mut buf = Vec::new();
@@ -297,47 +301,6 @@ async fn fetch_case_ids(url: &WsUrl) -> anyhow::Result<Vec<String>> {
     serde_json::from_slice(&body).context("case list is not a JSON array of strings")
 }
 
-/// The parts of a ws:// URL the client needs.
-#[derive(Debug)]
-struct WsUrl {
-    /// `host[:port]` as written, for the Host header.
-    authority: String,
-    /// `host:port` with the default port filled in, for connecting.
-    connect_to: String,
-    /// Path and query, at least "/".
-    path: String,
-}
-
-impl WsUrl {
-    fn parse(url: &str) -> anyhow::Result<Self> {
-        let Some(rest) = url.strip_prefix("ws://") else {
-            bail!("unsupported URL {url:?}: only ws:// URLs are supported");
-        };
-        let (authority, path) = match rest.find(['/', '?']) {
-            Some(i) if rest[i..].starts_with('?') => (&rest[..i], format!("/{}", &rest[i..])),
-            Some(i) => (&rest[..i], rest[i..].to_owned()),
-            None => (rest, "/".to_owned()),
-        };
-        if authority.is_empty() || authority.contains('@') {
-            bail!("bad URL {url:?}: expected ws://host[:port]/path");
-        }
-        let has_port = match authority.rfind(']') {
-            Some(close) => authority[close..].contains(':'),
-            None => authority.contains(':'),
-        };
-        let connect_to = if has_port {
-            authority.to_owned()
-        } else {
-            format!("{authority}:80")
-        };
-        Ok(Self {
-            authority: authority.to_owned(),
-            connect_to,
-            path,
-        })
-    }
-}
-
 /// Percent-encodes everything but RFC 3986 unreserved characters, so any case id stays one
 /// path segment.
 fn encode_segment(id: &str) -> String {
@@ -373,17 +336,23 @@ fn nonce() -> [u8; 16] {
 mod tests {
     use super::*;
 
+    /// The client connects to `authority()` and sends `host_header()`; the parsing
+    /// itself is the codec's and tested there.
     #[test]
-    fn parses_ws_urls() {
+    fn ws_urls_give_connect_address_and_host_header() {
         let u = WsUrl::parse("ws://127.0.0.1:9001/case/1.1").unwrap();
         assert_eq!(
-            (u.authority.as_str(), u.connect_to.as_str(), u.path.as_str()),
-            ("127.0.0.1:9001", "127.0.0.1:9001", "/case/1.1")
+            (u.host_header(), u.authority(), u.path.as_str()),
+            (
+                "127.0.0.1:9001".into(),
+                "127.0.0.1:9001".into(),
+                "/case/1.1"
+            )
         );
         let u = WsUrl::parse("ws://[::1]?x=1").unwrap();
         assert_eq!(
-            (u.authority.as_str(), u.connect_to.as_str(), u.path.as_str()),
-            ("[::1]", "[::1]:80", "/?x=1")
+            (u.host_header(), u.authority(), u.path.as_str()),
+            ("[::1]".into(), "[::1]:80".into(), "/?x=1")
         );
         for bad in ["wss://h/", "http://h/", "ws:///x", "ws://u@h/"] {
             assert!(WsUrl::parse(bad).is_err(), "{bad}");
