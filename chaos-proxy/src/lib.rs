@@ -20,7 +20,8 @@
 //!   proxy's JSONL).
 //! - `cli`: one file per subcommand; `main.rs` only parses and dispatches.
 //! - `replay`, `demo`: the `replay` and `demo` commands' work.
-//! - Small shared pieces: `url` (the one ws:// parser), `seed` (deriving every
+//! - Small shared pieces: `url` (the codec's ws:// parser, the one the whole
+//!   workspace uses), `seed` (deriving every
 //!   seeded stream from `--seed`), `http` (the plain responses wschaos writes).
 
 pub mod catalogue;
