@@ -8,11 +8,23 @@ use wschaos_codec::{CloseCode, OpCode, Role};
 
 use crate::report::ExpectedReport;
 
-/// Which endpoint is under test (it receives the faults).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Which endpoint is under test (it receives the faults). Also the CLI's `--side`
+/// value (`server` or `client`). The codec's word for the same two ends is
+/// [`Role`]; [`Side::role`] maps one onto the other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Side {
     Server,
     Client,
+}
+
+impl Side {
+    /// The codec's role of the endpoint under test (the receiver of the case's bytes).
+    pub fn role(self) -> Role {
+        match self {
+            Side::Server => Role::Server,
+            Side::Client => Role::Client,
+        }
+    }
 }
 
 /// How the opening handshake goes before the case's bytes are sent.
@@ -42,7 +54,11 @@ pub enum Write {
     Chop1,
 }
 
-/// The reaction the case requires from the endpoint under test.
+/// The reaction a case or a fault requires from the endpoint under test: the one
+/// vocabulary for what is owed. The frame variants are the codec's
+/// [`Expected`] (see the `From` below) plus `after_valid`; the proxy's handshake
+/// faults carry `RefuseOpen`, `MandatoryExtension` or `Info` (see
+/// [`Expect::is_handshake_fault`]). Its wire form is [`ExpectedReport`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Expect {
     /// Valid traffic: every message echoed, every ping answered, a Close answered.
@@ -58,12 +74,36 @@ pub enum Expect {
     HttpStatus(u16),
     /// Client side: never open the connection (close TCP, send nothing).
     RefuseOpen,
-    /// Client side: a client that required the extension closes with 1010;
-    /// proceeding is legal when the extension was optional.
+    /// Client side: a client that required the extension closes with 1010 (and
+    /// one that then receives compressed frames with 1002); proceeding is legal
+    /// when the extension was optional.
     MandatoryExtension,
 }
 
+impl From<Expected> for Expect {
+    /// A frame case's expectation, sent on a fresh connection (not after valid traffic).
+    fn from(expected: Expected) -> Expect {
+        match expected {
+            Expected::Echo => Expect::Echo,
+            Expected::Info => Expect::Info,
+            Expected::Close(codes) => Expect::Close {
+                codes,
+                after_valid: false,
+            },
+        }
+    }
+}
+
 impl Expect {
+    /// Whether a handshake fault of the proxy can carry this: what a client owes
+    /// after an edited 101 (`RefuseOpen`, `MandatoryExtension`) or nothing (`Info`).
+    pub fn is_handshake_fault(&self) -> bool {
+        matches!(
+            self,
+            Expect::RefuseOpen | Expect::MandatoryExtension | Expect::Info
+        )
+    }
+
     pub fn report(&self) -> ExpectedReport {
         match self {
             Expect::Echo => ExpectedReport::Word("echo".into()),
@@ -94,6 +134,36 @@ pub struct Case {
     pub expect: Expect,
 }
 
+impl Case {
+    /// A case whose `bytes` follow a plain handshake, written whole, with no
+    /// valid traffic first.
+    pub fn frame(side: Side, id: &str, description: &str, bytes: Vec<u8>, expect: Expect) -> Case {
+        Case::handshake(side, id, description, Setup::Plain, bytes, expect)
+    }
+
+    /// A case whose handshake goes as `setup`; `bytes` follow it, written whole,
+    /// with no valid traffic first.
+    pub fn handshake(
+        side: Side,
+        id: &str,
+        description: &str,
+        setup: Setup,
+        bytes: Vec<u8>,
+        expect: Expect,
+    ) -> Case {
+        Case {
+            id: id.to_owned(),
+            description: description.to_owned(),
+            side,
+            setup,
+            pre: Vec::new(),
+            bytes,
+            write: Write::Whole,
+            expect,
+        }
+    }
+}
+
 /// Options that change the catalogue.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CatalogueOptions {
@@ -102,28 +172,19 @@ pub struct CatalogueOptions {
 }
 
 fn from_frame_case(side: Side, fc: FrameCase) -> Case {
-    let expect = match fc.expected {
-        Expected::Echo => Expect::Echo,
-        Expected::Info => Expect::Info,
-        Expected::Close(codes) => Expect::Close {
-            codes,
-            after_valid: false,
-        },
+    let setup = if fc.needs_deflate {
+        Setup::OfferDeflate
+    } else {
+        Setup::Plain
     };
-    Case {
-        setup: if fc.needs_deflate {
-            Setup::OfferDeflate
-        } else {
-            Setup::Plain
-        },
-        id: fc.id,
-        description: fc.description,
+    Case::handshake(
         side,
-        pre: Vec::new(),
-        bytes: fc.bytes,
-        write: Write::Whole,
-        expect,
-    }
+        &fc.id,
+        &fc.description,
+        setup,
+        fc.bytes,
+        fc.expected.into(),
+    )
 }
 
 /// Frames as the peer of `side` sends them (masked when the peer is a client).
@@ -138,11 +199,7 @@ fn peer_frame(side: Side, key: [u8; 4], frame: Frame) -> Vec<u8> {
 /// The full catalogue for one side, in catalogue order.
 pub fn catalogue(side: Side, seed: u64, opts: CatalogueOptions) -> Vec<Case> {
     let key = crate::seed::mask_key(seed);
-    let receiver = match side {
-        Side::Server => Role::Server,
-        Side::Client => Role::Client,
-    };
-    let base: Vec<Case> = frame_cases(receiver, key)
+    let base: Vec<Case> = frame_cases(side.role(), key)
         .into_iter()
         .filter(|c| !c.needs_deflate || (side == Side::Server && opts.offer_deflate))
         .map(|c| from_frame_case(side, c))
@@ -181,16 +238,13 @@ pub fn catalogue(side: Side, seed: u64, opts: CatalogueOptions) -> Vec<Case> {
         ] {
             let mut bytes = close.clone();
             bytes.extend(peer_frame(side, key, frame));
-            out.push(Case {
-                id: format!("after-close.{name}"),
-                description: format!("{name} after the Close: must be ignored"),
+            out.push(Case::frame(
                 side,
-                setup: Setup::Plain,
-                pre: Vec::new(),
+                &format!("after-close.{name}"),
+                &format!("{name} after the Close: must be ignored"),
                 bytes,
-                write: Write::Whole,
-                expect: Expect::Echo,
-            });
+                Expect::Echo,
+            ));
         }
     }
     for c in &violations {
@@ -211,15 +265,9 @@ pub fn catalogue(side: Side, seed: u64, opts: CatalogueOptions) -> Vec<Case> {
 fn server_handshake_cases(seed: u64) -> Vec<Case> {
     use wschaos_codec::handshake::{RequestBuilder, generate_key};
     let key = generate_key(crate::seed::key_nonce(seed, "handshake"));
-    let mk = |id: &str, description: &str, b: RequestBuilder, expect: Expect| Case {
-        id: id.to_owned(),
-        description: description.to_owned(),
-        side: Side::Server,
-        setup: Setup::RawRequest(b.build()),
-        pre: Vec::new(),
-        bytes: Vec::new(),
-        write: Write::Whole,
-        expect,
+    let mk = |id: &str, description: &str, b: RequestBuilder, expect: Expect| {
+        let setup = Setup::RawRequest(b.build());
+        Case::handshake(Side::Server, id, description, setup, Vec::new(), expect)
     };
     // Host and path are filled in by the checker from the target URL; these
     // placeholders are replaced there.
@@ -254,15 +302,8 @@ fn client_handshake_cases(key: [u8; 4]) -> Vec<Case> {
         )
         .rsv(true, false, false),
     );
-    let mk = |id: &str, description: &str, setup: Setup, bytes: Vec<u8>, expect: Expect| Case {
-        id: id.to_owned(),
-        description: description.to_owned(),
-        side: Side::Client,
-        setup,
-        pre: Vec::new(),
-        bytes,
-        write: Write::Whole,
-        expect,
+    let mk = |id: &str, description: &str, setup: Setup, bytes: Vec<u8>, expect: Expect| {
+        Case::handshake(Side::Client, id, description, setup, bytes, expect)
     };
     vec![
         mk(

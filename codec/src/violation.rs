@@ -5,7 +5,8 @@
 use crate::close::CloseCode;
 use crate::frame::{FrameHeader, Role};
 
-/// Which receiving endpoint a rule binds.
+/// Which receiving endpoint a rule binds. Not a [`Role`]: most rules bind both
+/// ends (`Both`), which no single role can say.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Binds {
     /// Only a server receiving client frames (e.g. "client frames must be masked").

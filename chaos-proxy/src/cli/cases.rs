@@ -12,23 +12,6 @@ pub enum CasesFormat {
     Json,
 }
 
-/// `--side`: which endpoint is under test. A mapping onto [`Side`], which does not
-/// derive `clap::ValueEnum` itself (the catalogue knows nothing of the CLI).
-#[derive(Clone, Copy, ValueEnum)]
-pub enum SideArg {
-    Server,
-    Client,
-}
-
-impl From<SideArg> for Side {
-    fn from(side: SideArg) -> Side {
-        match side {
-            SideArg::Server => Side::Server,
-            SideArg::Client => Side::Client,
-        }
-    }
-}
-
 /// Print the case catalogue with the expected reactions.
 #[derive(clap::Args)]
 #[command(after_long_help = "\
@@ -44,7 +27,7 @@ pub struct Cases {
     /// Which catalogue: server (cases check-server sends) or client (cases
     /// check-client serves).
     #[arg(long, value_enum, default_value = "server")]
-    pub side: SideArg,
+    pub side: Side,
     /// Include the deflate.* cases that check-server --offer-deflate runs.
     #[arg(long)]
     pub offer_deflate: bool,
@@ -55,7 +38,7 @@ impl RunCommand for Cases {
         let opts = CatalogueOptions {
             offer_deflate: self.offer_deflate,
         };
-        let cases = catalogue(self.side.into(), 0, opts);
+        let cases = catalogue(self.side, 0, opts);
         let body = match self.format {
             CasesFormat::Json => render_json(&cases)?,
             CasesFormat::Text => render_text(&cases),

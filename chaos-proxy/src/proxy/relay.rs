@@ -29,7 +29,8 @@ use wschaos_codec::mask::apply_mask;
 use wschaos_codec::parse::{Event, FrameParser};
 use wschaos_codec::{CloseCode, Data, OpCode};
 
-use crate::proxy::fault::{Dir, Fault, FaultKind, FaultSpec, FrameCtx, HeadExpect, PayloadEdit};
+use crate::catalogue::Expect;
+use crate::proxy::fault::{Dir, Fault, FaultKind, FaultSpec, FrameCtx, PayloadEdit};
 use crate::report::{ClosePayload, Observed, Verdict};
 use crate::seed::derive_seed;
 use crate::verdict::{self, Reaction};
@@ -79,12 +80,14 @@ pub struct Injection {
 }
 
 /// How an injection is judged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Kind {
     Frame,
     /// The receiver had sent its Close before the fault reached it.
     AfterOwnClose,
-    Head(HeadExpect),
+    /// A handshake edit: `RefuseOpen`, `MandatoryExtension` or `Info`
+    /// (`HeadEdit::expect`).
+    Head(Expect),
 }
 
 impl Injection {
@@ -92,11 +95,12 @@ impl Injection {
         let (verdict, note) = match self.kind {
             Kind::Frame => verdict::violation(&self.expected, &r),
             Kind::AfterOwnClose => verdict::after_own_close(&r),
-            Kind::Head(HeadExpect::MandatoryExtension) => {
+            Kind::Head(Expect::MandatoryExtension) => {
                 verdict::mandatory_extension(&self.expected, &r)
             }
-            Kind::Head(HeadExpect::RefuseOpen) => verdict::refuse_open(&r),
-            Kind::Head(HeadExpect::Info) => (Verdict::Info, None),
+            Kind::Head(Expect::RefuseOpen) => verdict::refuse_open(&r),
+            // `Info`; a head edit carries no other expectation.
+            Kind::Head(_) => (Verdict::Info, None),
         };
         self.observed = Some(r.observed());
         self.verdict = Some(verdict);
@@ -276,10 +280,10 @@ impl Relay {
                 }
                 head = edit.head;
                 let expected = match edit.expect {
-                    HeadExpect::MandatoryExtension => {
+                    Expect::MandatoryExtension => {
                         vec![CloseCode::Extension, CloseCode::Protocol]
                     }
-                    HeadExpect::RefuseOpen | HeadExpect::Info => Vec::new(),
+                    _ => Vec::new(),
                 };
                 self.injected_any = true;
                 self.receivers.push(Dir::C2s);
@@ -456,10 +460,11 @@ impl Relay {
                 };
                 inj.continued = true;
                 match inj.kind {
-                    // Carrying on is legal there; only a Close says more.
-                    Kind::Head(HeadExpect::MandatoryExtension | HeadExpect::Info) => {}
                     // Nothing of the client's can predate the 101 it got.
-                    Kind::Head(HeadExpect::RefuseOpen) => inj.settle(Reaction::Continued),
+                    Kind::Head(Expect::RefuseOpen) => inj.settle(Reaction::Continued),
+                    // `MandatoryExtension` or `Info`: carrying on is legal there;
+                    // only a Close says more.
+                    Kind::Head(_) => {}
                     Kind::Frame | Kind::AfterOwnClose if now >= forwarded + grace => {
                         inj.settle(Reaction::Continued)
                     }

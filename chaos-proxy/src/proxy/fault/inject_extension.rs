@@ -5,7 +5,7 @@
 
 use wschaos_codec::handshake::{ExtensionOffer, inject_extension};
 
-use super::{Dir, Fault, FaultKind, FaultSpec, HeadEdit, HeadExpect, HeadFault, SpecError};
+use super::{Dir, Expect, Fault, FaultKind, FaultSpec, HeadEdit, HeadFault, SpecError};
 
 pub const HELP: &str = "inject-extension — adds an extension nobody offered to the 101 (s2c: the \
                         client must not open) or to the request (c2s: info)";
@@ -33,12 +33,12 @@ impl HeadFault for InjectExtension {
             Dir::C2s => HeadEdit {
                 head,
                 what: "offered an unknown extension in the upgrade request".into(),
-                expect: HeadExpect::Info,
+                expect: Expect::Info,
             },
             Dir::S2c => HeadEdit {
                 head,
                 what: "the 101 names an extension the client did not offer".into(),
-                expect: HeadExpect::RefuseOpen,
+                expect: Expect::RefuseOpen,
             },
         })
     }
@@ -58,6 +58,6 @@ mod tests {
         let text = String::from_utf8(edit.head).unwrap();
         assert!(text.contains("x-wschaos-injected"), "{text}");
         assert!(text.ends_with("\r\n\r\n"));
-        assert_eq!(edit.expect, HeadExpect::RefuseOpen);
+        assert_eq!(edit.expect, Expect::RefuseOpen);
     }
 }

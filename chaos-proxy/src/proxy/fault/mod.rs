@@ -7,6 +7,8 @@
 
 use wschaos_codec::{CloseCode, FrameHeader};
 
+use crate::catalogue::Expect;
+
 mod spec;
 pub use spec::{Dir, DirSel, FaultSpec, SpecError, Trigger};
 
@@ -221,24 +223,18 @@ pub struct FrameEdit {
     pub what: String,
 }
 
-/// What a handshake edit obliges the client to do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HeadExpect {
-    /// A client that required the extension closes with 1010, and one that then
-    /// receives compressed frames with 1002; carrying on is legal (info).
-    MandatoryExtension,
-    /// The client must not open the connection: closing TCP is the pass.
-    RefuseOpen,
-    /// Nothing is owed; the reaction is reported.
-    Info,
-}
-
 /// A handshake edit: the new head, and what it obliges.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HeadEdit {
     pub head: Vec<u8>,
     pub what: String,
-    pub expect: HeadExpect,
+    /// In the checker's vocabulary, and one of the three a handshake fault can
+    /// carry ([`Expect::is_handshake_fault`]): `MandatoryExtension` (a client
+    /// that required the extension closes with 1010, one that then receives
+    /// compressed frames with 1002; carrying on is legal), `RefuseOpen` (the
+    /// client must not open the connection: closing TCP is the pass) or `Info`
+    /// (nothing is owed; the reaction is reported).
+    pub expect: Expect,
 }
 
 /// What a transport fault does to a direction's byte stream.
@@ -375,5 +371,29 @@ mod tests {
             let bare = FaultSpec::parse(e.name);
             assert_eq!(bare.is_ok(), !e.help.contains("(required)"), "{bare:?}");
         }
+    }
+
+    #[test]
+    fn head_edits_carry_a_handshake_expectation() {
+        let request = b"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\
+                        Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+                        Sec-WebSocket-Version: 13\r\n\
+                        Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n";
+        let response = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
+                         Connection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\
+                         Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n";
+        let mut edits = 0;
+        for e in REGISTRY {
+            let Ok(fault) = FaultSpec::parse(e.name).and_then(|s| build(&s)) else {
+                continue;
+            };
+            for (dir, head) in [(Dir::C2s, &request[..]), (Dir::S2c, &response[..])] {
+                if let Some(edit) = fault.edit_head(dir, head) {
+                    edits += 1;
+                    assert!(edit.expect.is_handshake_fault(), "{}: {edit:?}", e.name);
+                }
+            }
+        }
+        assert!(edits >= 4, "only {edits} head edits were made");
     }
 }

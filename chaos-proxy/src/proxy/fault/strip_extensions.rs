@@ -6,7 +6,7 @@
 
 use wschaos_codec::handshake::strip_all_extensions;
 
-use super::{Dir, Fault, FaultKind, FaultSpec, HeadEdit, HeadExpect, HeadFault, SpecError};
+use super::{Dir, Expect, Fault, FaultKind, FaultSpec, HeadEdit, HeadFault, SpecError};
 
 pub const HELP: &str = "strip-extensions — removes Sec-WebSocket-Extensions from the request (c2s) \
                         or the 101 (s2c); a client that required one owes 1010, 1002 once \
@@ -38,7 +38,7 @@ impl HeadFault for StripExtensions {
         Some(HeadEdit {
             head: stripped,
             what: what.into(),
-            expect: HeadExpect::MandatoryExtension,
+            expect: Expect::MandatoryExtension,
         })
     }
 }
@@ -58,7 +58,7 @@ mod tests {
         let text = String::from_utf8(edit.head).unwrap();
         assert!(!text.contains("Sec-WebSocket-Extensions"), "{text}");
         assert!(text.ends_with("\r\n\r\n") && text.contains("Sec-WebSocket-Accept"));
-        assert_eq!(edit.expect, HeadExpect::MandatoryExtension);
+        assert_eq!(edit.expect, Expect::MandatoryExtension);
         // Nothing to strip: no edit.
         assert_eq!(fault.edit_head(Dir::S2c, text.as_bytes()), None);
     }
