@@ -825,3 +825,49 @@ async fn an_idle_timeout_closes_quiet_connections() {
     proxy.stop().await;
     server.shutdown().await;
 }
+
+/// A fault that lands after a stream's first 256 KiB is still in the recording:
+/// that stream's file starts at the injected frame, and a note says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recording_keeps_a_fault_that_lands_past_the_cap() {
+    let server = spawn_echo_server("127.0.0.1:0", ServerFlaw::None)
+        .await
+        .unwrap();
+    let dir = std::env::temp_dir().join(format!("wschaos-record-late-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut proxy = Proxy::start_recording(
+        server.addr,
+        &["flip-mask@c2s:nth=8"],
+        3,
+        2000,
+        Some(dir.clone()),
+    )
+    .await;
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/", proxy.addr))
+        .await
+        .unwrap();
+    // Seven messages of 100 kB (700 kB) before the faulted eighth.
+    for i in 0..8u8 {
+        ws.send(Message::binary(vec![i; 100_000])).await.unwrap();
+        if i < 7 {
+            ws.next().await.unwrap().unwrap();
+        }
+    }
+    let lines = proxy.lines(1).await;
+    assert_eq!(lines[0].frame_index, Some(8));
+    drop(ws);
+    proxy.stop().await;
+    let c2s = std::fs::read(dir.join("conn-1-c2s.bin")).unwrap();
+    let outcome = wschaos_codec::stream::classify(
+        wschaos_codec::ValidatorConfig::new(wschaos_codec::Role::Server),
+        &c2s,
+    );
+    assert_eq!(
+        outcome.violation.map(|(_, v)| v),
+        Some(wschaos_codec::Violation::UnmaskedClientFrame)
+    );
+    let note = std::fs::read_to_string(dir.join("conn-1.note")).unwrap();
+    assert!(note.contains("starts at the injected frame"), "{note}");
+    let _ = std::fs::remove_dir_all(&dir);
+    server.shutdown().await;
+}

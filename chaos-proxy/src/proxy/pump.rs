@@ -170,14 +170,14 @@ pub async fn pump(dir: Dir, mut from: OwnedReadHalf, mut to: OwnedWriteHalf, ctx
         }
         // One snapshot per chunk, for the relay and for delivery.
         let faults = state.faults();
-        let wake_timer = {
+        let (wake_timer, fault_at) = {
             let mut r = relay.lock().unwrap_or_else(|e| e.into_inner());
             match n {
                 None => r.flush_held(dir, &mut out),
                 Some(0) => r.eof(dir, &mut out),
                 Some(n) => r.feed(dir, &buf[..n], started.elapsed(), &faults, &mut out),
             }
-            r.has_injections()
+            (r.has_injections(), r.take_fault_offset(dir))
         };
         if wake_timer {
             injected.notify_one();
@@ -185,7 +185,7 @@ pub async fn pump(dir: Dir, mut from: OwnedReadHalf, mut to: OwnedWriteHalf, ctx
         if let (Some(rec), Some(n)) = (&recording, n) {
             rec.lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .push(dir, &buf[..n], &out);
+                .push(dir, &buf[..n], &out, fault_at);
         }
         if matches!(n, None | Some(0)) {
             reading = false;

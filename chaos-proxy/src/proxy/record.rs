@@ -2,7 +2,10 @@
 //! written out only if a fault hit it. What the server and the client received
 //! after the handshake become files `wschaos replay` accepts; the original traffic
 //! of both directions becomes a `proxy_relay` fuzz input, to seed the fuzzer.
-//! Each stream is capped, so a long connection costs bounded memory.
+//! Each stream is capped, so a long connection costs bounded memory. A fault that
+//! lands past the cap is kept all the same: that stream's file then starts at the
+//! injected frame (the bytes before it are left out, and a note says so), so a
+//! recording always holds the fault it was made for.
 
 use std::path::{Path, PathBuf};
 
@@ -21,14 +24,30 @@ pub struct Recording {
     /// The original traffic, as `proxy_relay` chunks (direction bit and length).
     chunks: Vec<u8>,
     pub truncated: bool,
+    /// Per direction (c2s, s2c): what was forwarded from the injected frame on,
+    /// when it began past the cap.
+    from_fault: [Option<Vec<u8>>; 2],
 }
 
 impl Recording {
-    pub fn push(&mut self, dir: Dir, original: &[u8], forwarded: &[u8]) {
-        let sink = match dir {
-            Dir::C2s => &mut self.to_server,
-            Dir::S2c => &mut self.to_client,
+    /// Records one chunk: the `original` bytes that arrived in `dir` and what was
+    /// `forwarded`; `fault_at` is where an injected frame begins in `forwarded`.
+    pub fn push(&mut self, dir: Dir, original: &[u8], forwarded: &[u8], fault_at: Option<usize>) {
+        let (sink, tail) = match dir {
+            Dir::C2s => (&mut self.to_server, &mut self.from_fault[0]),
+            Dir::S2c => (&mut self.to_client, &mut self.from_fault[1]),
         };
+        match (fault_at, tail.as_mut()) {
+            (Some(at), None) if sink.len() + at + 8 > CAP => {
+                let from = &forwarded[at.min(forwarded.len())..];
+                *tail = Some(from[..from.len().min(CAP)].to_vec());
+            }
+            (None, Some(t)) => {
+                let room = CAP.saturating_sub(t.len());
+                t.extend_from_slice(&forwarded[..forwarded.len().min(room)]);
+            }
+            _ => {}
+        }
         let room = CAP.saturating_sub(sink.len());
         self.truncated |= forwarded.len() > room;
         sink.extend_from_slice(&forwarded[..forwarded.len().min(room)]);
@@ -57,17 +76,35 @@ impl Recording {
         // The relay input starts with no synthesized handshake and no faults.
         let mut relay_input = vec![0u8, 0, 0, 0];
         relay_input.extend_from_slice(&self.chunks);
-        let files = [
+        let stream = |i: usize, bytes: &[u8], request: bool| match &self.from_fault[i] {
+            Some(t) => t.clone(),
+            None => after_head(bytes, request),
+        };
+        let mut files = vec![
             (
                 format!("conn-{conn}-c2s.bin"),
-                after_head(&self.to_server, true),
+                stream(0, &self.to_server, true),
             ),
             (
                 format!("conn-{conn}-s2c.bin"),
-                after_head(&self.to_client, false),
+                stream(1, &self.to_client, false),
             ),
             (format!("conn-{conn}.relay"), relay_input),
         ];
+        let notes: Vec<String> = ["c2s", "s2c"]
+            .iter()
+            .zip(&self.from_fault)
+            .filter(|(_, t)| t.is_some())
+            .map(|(d, _)| {
+                format!(
+                    "conn-{conn}-{d}.bin starts at the injected frame: the stream before it was over {} KiB and is left out\n",
+                    CAP / 1024
+                )
+            })
+            .collect();
+        if !notes.is_empty() {
+            files.push((format!("conn-{conn}.note"), notes.concat().into_bytes()));
+        }
         let mut paths = Vec::new();
         for (name, bytes) in files {
             let path = dir.join(name);
@@ -85,12 +122,29 @@ mod tests {
     #[test]
     fn streams_are_capped_and_split_into_relay_chunks() {
         let mut r = Recording::default();
-        r.push(Dir::C2s, &[1; 300], &[2; 300]);
+        r.push(Dir::C2s, &[1; 300], &[2; 300], None);
         assert_eq!(r.chunks.len(), 300 + 3, "three chunks of at most 127 bytes");
         assert_eq!(r.chunks[0], 127);
-        r.push(Dir::S2c, &vec![3; CAP], &vec![4; CAP + 10]);
+        r.push(Dir::S2c, &vec![3; CAP], &vec![4; CAP + 10], None);
         assert!(r.truncated);
         assert_eq!(r.to_client.len(), CAP);
         assert!(r.chunks.len() <= CAP);
+    }
+
+    #[test]
+    fn a_fault_past_the_cap_is_kept_from_its_frame_on() {
+        let mut r = Recording::default();
+        r.push(Dir::C2s, &[0; 10], &vec![1; CAP - 4], None);
+        let mut chunk = vec![2u8; 100];
+        chunk.extend_from_slice(&[0x81, 0x85, 9, 9, 9, 9]);
+        r.push(Dir::C2s, &[0; 10], &chunk, Some(100));
+        r.push(Dir::C2s, &[0; 10], &[7; 5], None);
+        let dir = std::env::temp_dir().join(format!("wschaos-rec-unit-{}", std::process::id()));
+        let paths = r.write(&dir, 1).unwrap();
+        let c2s = std::fs::read(dir.join("conn-1-c2s.bin")).unwrap();
+        assert_eq!(&c2s[..2], &[0x81, 0x85], "starts at the injected frame");
+        assert_eq!(c2s.len(), 6 + 5);
+        assert!(paths.iter().any(|p| p.ends_with("conn-1.note")));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -129,6 +129,8 @@ struct Half {
     /// The current frame's edit and its original mask key.
     /// (edit, original key, payload bytes recorded, original payload length)
     edit: Option<(PayloadEdit, Option<[u8; 4]>, usize, u64)>,
+    /// Where, in the output of the current `feed`, the injected frame began.
+    fault_at: Option<usize>,
     key: Option<[u8; 4]>,
     /// Collecting a Close frame's payload (plaintext).
     close: Option<Vec<u8>>,
@@ -157,6 +159,7 @@ impl Half {
             injected: false,
             edit: None,
             key: None,
+            fault_at: None,
             close: None,
             closed: None,
             last_frame: None,
@@ -412,6 +415,7 @@ impl Relay {
         let mut buf = [0u8; MAX_HEADER_LEN];
         match chosen {
             Some((fault, edit)) => {
+                self.half(dir).fault_at = Some(out.len());
                 // Edits never change the length, so the new header always encodes.
                 let n = encode_header(&edit.header, &mut buf)
                     .unwrap_or_else(|_| encode_header(&h, &mut buf).unwrap_or(0));
@@ -697,6 +701,12 @@ impl Relay {
     pub fn carried_frames_since(&self, c2s: bool, s2c: bool, since: Duration) -> bool {
         (c2s && self.c2s.last_frame.is_some_and(|t| t >= since))
             || (s2c && self.s2c.last_frame.is_some_and(|t| t >= since))
+    }
+
+    /// Where the injected frame began in the output of the last `feed` in `dir`
+    /// (for `--record`, so a recording always holds the faulted frame).
+    pub fn take_fault_offset(&mut self, dir: Dir) -> Option<usize> {
+        self.half(dir).fault_at.take()
     }
 
     /// Whether the opening handshake is over: both heads were forwarded (or the
