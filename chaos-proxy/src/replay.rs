@@ -5,15 +5,21 @@
 use std::path::Path;
 
 use wschaos_codec::stream::classify;
+use wschaos_codec::validate::DeflateConfig;
 use wschaos_codec::{Role, ValidatorConfig};
 
 use crate::catalogue::{Case, Expect, Setup, Side, Write};
 use crate::check::server::{ServerCheck, run_case};
 use crate::report::CaseResult;
 
-/// What a server owes for `bytes` sent by a client: the codec's verdict.
-pub fn expectation_for(bytes: &[u8]) -> Expect {
-    let outcome = classify(ValidatorConfig::new(Role::Server), bytes);
+/// What a server owes for `bytes` sent by a client: the codec's verdict, with
+/// permessage-deflate agreed when `deflate` (as the replay will negotiate it).
+pub fn expectation_for(bytes: &[u8], deflate: bool) -> Expect {
+    let mut config = ValidatorConfig::new(Role::Server);
+    if deflate {
+        config = config.with_deflate(DeflateConfig::default());
+    }
+    let outcome = classify(config, bytes);
     match outcome.violation {
         Some((_, v)) => Expect::Close {
             codes: v.accepted_codes().to_vec(),
@@ -92,19 +98,52 @@ fn first_frame_warning(bytes: &[u8]) -> Option<String> {
     }
 }
 
-pub async fn replay_file(cfg: &ServerCheck, path: &Path) -> Result<CaseResult, String> {
+pub async fn replay_file(
+    cfg: &ServerCheck,
+    path: &Path,
+    deflate: bool,
+) -> Result<CaseResult, String> {
     let bytes = read_recording(path)?.bytes;
-    Ok(replay_bytes(cfg, path, bytes).await)
+    Ok(replay_bytes(cfg, path, bytes, deflate).await)
 }
 
-/// Sends `bytes` (read from `path`) after a handshake and judges the reaction.
-pub async fn replay_bytes(cfg: &ServerCheck, path: &Path, bytes: Vec<u8>) -> CaseResult {
-    let expect = expectation_for(&bytes);
+/// Whether the file looks like it was recorded with permessage-deflate agreed:
+/// a checker repro of a `deflate.*` case, or a proxy recording whose note says so.
+pub fn recorded_with_deflate(path: &Path) -> bool {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+    if name.as_deref().is_some_and(|n| n.starts_with("deflate.")) {
+        return true;
+    }
+    // conn-N-c2s.bin -> conn-N.note
+    let note = name
+        .as_deref()
+        .and_then(|n| {
+            n.strip_suffix("-c2s.bin")
+                .or_else(|| n.strip_suffix("-s2c.bin"))
+        })
+        .map(|stem| path.with_file_name(format!("{stem}.note")));
+    note.and_then(|p| std::fs::read_to_string(p).ok())
+        .is_some_and(|t| t.contains("permessage-deflate"))
+}
+
+/// Sends `bytes` (read from `path`) after a handshake (offering permessage-deflate
+/// when `deflate`) and judges the reaction.
+pub async fn replay_bytes(
+    cfg: &ServerCheck,
+    path: &Path,
+    bytes: Vec<u8>,
+    deflate: bool,
+) -> CaseResult {
+    let expect = expectation_for(&bytes, deflate);
     let case = Case {
         id: path.display().to_string(),
         description: format!("{} bytes from {}", bytes.len(), path.display()),
         side: Side::Server,
-        setup: Setup::Plain,
+        setup: if deflate {
+            Setup::OfferDeflate
+        } else {
+            Setup::Plain
+        },
         pre: Vec::new(),
         bytes,
         write: Write::Whole,
@@ -121,9 +160,23 @@ mod tests {
     #[test]
     fn expectations_come_from_the_codec() {
         let ok = Frame::text("hi").masked([1, 2, 3, 4]).encode().unwrap();
-        assert_eq!(expectation_for(&ok), Expect::Echo);
+        assert_eq!(expectation_for(&ok, false), Expect::Echo);
         let bad = Frame::text("hi").encode().unwrap();
-        assert!(matches!(expectation_for(&bad), Expect::Close { .. }));
+        assert!(matches!(expectation_for(&bad, false), Expect::Close { .. }));
+        // A compressed frame is valid only where permessage-deflate was agreed.
+        let compressed = wschaos_codec::encode::Frame::new(
+            wschaos_codec::OpCode::TEXT,
+            wschaos_codec::deflate::compress_message(b"hi"),
+        )
+        .rsv(true, false, false)
+        .masked([1, 2, 3, 4])
+        .encode()
+        .unwrap();
+        assert_eq!(expectation_for(&compressed, true), Expect::Echo);
+        assert!(matches!(
+            expectation_for(&compressed, false),
+            Expect::Close { .. }
+        ));
     }
 
     #[test]

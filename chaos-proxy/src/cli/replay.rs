@@ -29,6 +29,12 @@ pub struct Replay {
     /// Time the server has to react to each file, in milliseconds (1 to 86400000).
     #[arg(long, value_name = "MS", default_value_t = 2000)]
     pub timeout_ms: u64,
+    /// Offer permessage-deflate in the handshake and judge the bytes as compressed
+    /// traffic: needed for repro files of `deflate.*` cases and for recordings of
+    /// connections that agreed to it (their `conn-N.note` says so). The server must
+    /// agree, or the file is reported as info and not judged.
+    #[arg(long)]
+    pub offer_deflate: bool,
     /// Files of saved client bytes (repro files, proxy recordings, fuzz crashes).
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
@@ -45,6 +51,12 @@ impl RunCommand for Replay {
             if let Some(w) = &rec.warning {
                 eprintln!("warning: {w}");
             }
+            if !self.offer_deflate && crate::replay::recorded_with_deflate(file) {
+                eprintln!(
+                    "warning: {} was recorded with permessage-deflate agreed: replay it with --offer-deflate",
+                    file.display()
+                );
+            }
         }
         probe(&target, timeout).await.map_err(anyhow::Error::msg)?;
         let cfg = ServerCheck {
@@ -57,7 +69,7 @@ impl RunCommand for Replay {
         let mut failed = false;
         for file in &self.files {
             let bytes = read_recording(file).map_err(anyhow::Error::msg)?.bytes;
-            let r = replay_bytes(&cfg, file, bytes).await;
+            let r = replay_bytes(&cfg, file, bytes, self.offer_deflate).await;
             failed |= r.verdict == Verdict::Fail;
             stdout(&format!(
                 "{}: expected {}, observed {} -> {}{}\n",

@@ -63,7 +63,9 @@ impl Recording {
     }
 
     /// Writes the files for connection `conn` into `dir`; returns their paths.
-    pub fn write(&self, dir: &Path, conn: u64) -> std::io::Result<Vec<PathBuf>> {
+    /// `deflate`: permessage-deflate was agreed, so the files replay only with
+    /// `replay --offer-deflate` (the note says so).
+    pub fn write(&self, dir: &Path, conn: u64, deflate: bool) -> std::io::Result<Vec<PathBuf>> {
         std::fs::create_dir_all(dir)?;
         let after_head = |bytes: &[u8], request: bool| -> Vec<u8> {
             let len = if request {
@@ -91,7 +93,7 @@ impl Recording {
             ),
             (format!("conn-{conn}.relay"), relay_input),
         ];
-        let notes: Vec<String> = ["c2s", "s2c"]
+        let mut notes: Vec<String> = ["c2s", "s2c"]
             .iter()
             .zip(&self.from_fault)
             .filter(|(_, t)| t.is_some())
@@ -102,6 +104,11 @@ impl Recording {
                 )
             })
             .collect();
+        if deflate {
+            notes.push(format!(
+                "permessage-deflate was agreed on connection {conn}: replay with wschaos replay --offer-deflate\n"
+            ));
+        }
         if !notes.is_empty() {
             files.push((format!("conn-{conn}.note"), notes.concat().into_bytes()));
         }
@@ -140,11 +147,14 @@ mod tests {
         r.push(Dir::C2s, &[0; 10], &chunk, Some(100));
         r.push(Dir::C2s, &[0; 10], &[7; 5], None);
         let dir = std::env::temp_dir().join(format!("wschaos-rec-unit-{}", std::process::id()));
-        let paths = r.write(&dir, 1).unwrap();
+        let paths = r.write(&dir, 1, false).unwrap();
         let c2s = std::fs::read(dir.join("conn-1-c2s.bin")).unwrap();
         assert_eq!(&c2s[..2], &[0x81, 0x85], "starts at the injected frame");
         assert_eq!(c2s.len(), 6 + 5);
         assert!(paths.iter().any(|p| p.ends_with("conn-1.note")));
+        r.write(&dir, 2, true).unwrap();
+        let note = std::fs::read_to_string(dir.join("conn-2.note")).unwrap();
+        assert!(note.contains("replay --offer-deflate"), "{note}");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -306,10 +306,10 @@ impl Handler {
         pumps.abort_all();
         while pumps.join_next().await.is_some() {}
         let now = started.elapsed();
-        let (faulted, settled, transport_lines) = {
+        let (faulted, deflate, settled, transport_lines) = {
             let mut r = relay.lock().unwrap_or_else(|e| e.into_inner());
             let lines = transport_lines(&r, conn, cfg.seed, &applied, reset_fired, now);
-            (r.any_injected(), r.finish_at(now), lines)
+            (r.any_injected(), r.deflate(), r.finish_at(now), lines)
         };
         for i in settled {
             self.emit(ReportLine::injection(conn, cfg.seed, i)).await;
@@ -319,7 +319,7 @@ impl Handler {
         }
         if let (Some(dir), Some(rec), true) = (&cfg.record, &recording, faulted) {
             let rec = rec.lock().unwrap_or_else(|e| e.into_inner());
-            match rec.write(dir, conn) {
+            match rec.write(dir, conn, deflate) {
                 Ok(paths) => {
                     info!(files = ?paths, truncated = rec.truncated, "connection recorded")
                 }
