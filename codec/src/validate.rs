@@ -93,6 +93,11 @@ struct Message {
     /// Application bytes so far.
     size: u64,
     utf8: Utf8Validator,
+    /// Compressed text whose inflated bytes broke UTF-8 so far. Raised at the end
+    /// of the frame, not at once: how much a corrupt DEFLATE block lets through
+    /// before the inflater fails depends on how its input was split, so an
+    /// early UTF-8 error would make the verdict depend on the reads.
+    utf8_bad: bool,
 }
 
 #[derive(Debug)]
@@ -189,6 +194,7 @@ impl Validator {
                             wire_size: 0,
                             size: 0,
                             utf8: Utf8Validator::new(),
+                            utf8_bad: false,
                         });
                     }
                 }
@@ -247,7 +253,7 @@ impl Validator {
                         )
                     });
                     inflater
-                        .feed(data, &mut |out| accept_app_data(m, out, max, sink))
+                        .feed(data, &mut |out| accept_inflated(m, out, max, sink))
                         .map_err(inflate_violation)
                 } else {
                     accept_app_data(m, data, max, sink)
@@ -263,7 +269,12 @@ impl Validator {
             Some(FrameKind::Close) => self.finish_close(),
             Some(FrameKind::Ping) => Ok(FrameDone::Ping),
             Some(FrameKind::Pong) | None => Ok(FrameDone::Pong),
-            Some(FrameKind::Data { fin: false }) => Ok(FrameDone::Fragment),
+            Some(FrameKind::Data { fin: false }) => {
+                if self.message.as_ref().is_some_and(|m| m.utf8_bad) {
+                    return Err(Violation::InvalidUtf8Text);
+                }
+                Ok(FrameDone::Fragment)
+            }
             Some(FrameKind::Data { fin: true }) => {
                 let max = self.config.max_message_size;
                 // Worked on in place, not `take()`n: moving the struct right after
@@ -275,11 +286,14 @@ impl Validator {
                 if m.compressed {
                     if let Some(inflater) = self.inflater.as_mut() {
                         result = inflater
-                            .finish_message(&mut |out| accept_app_data(m, out, max, sink))
+                            .finish_message(&mut |out| accept_inflated(m, out, max, sink))
                             .map_err(inflate_violation);
                     }
                 }
                 let (kind, size) = (m.kind, m.size);
+                if result.is_ok() && m.utf8_bad {
+                    result = Err(Violation::InvalidUtf8Text);
+                }
                 if result.is_ok() && kind == MessageKind::Text && m.utf8.finish().is_err() {
                     result = Err(Violation::InvalidUtf8Text);
                 }
@@ -327,6 +341,30 @@ fn accept_app_data(
     let (within, beyond) = data.split_at(data.len().min(room));
     if m.kind == MessageKind::Text && m.utf8.feed(within).is_err() {
         return Err(Violation::InvalidUtf8Text);
+    }
+    m.size += within.len() as u64;
+    if !beyond.is_empty() {
+        return Err(Violation::MessageTooBig {
+            size: max.saturating_add(1),
+            max,
+        });
+    }
+    sink(data);
+    Ok(())
+}
+
+/// [`accept_app_data`] for inflated bytes: a UTF-8 error is noted in
+/// `utf8_bad` and raised at the end of the frame (see there why).
+fn accept_inflated(
+    m: &mut Message,
+    data: &[u8],
+    max: u64,
+    sink: &mut dyn FnMut(&[u8]),
+) -> Result<(), Violation> {
+    let room = usize::try_from(max.saturating_sub(m.size)).unwrap_or(usize::MAX);
+    let (within, beyond) = data.split_at(data.len().min(room));
+    if m.kind == MessageKind::Text && !m.utf8_bad && m.utf8.feed(within).is_err() {
+        m.utf8_bad = true;
     }
     m.size += within.len() as u64;
     if !beyond.is_empty() {
