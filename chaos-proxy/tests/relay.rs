@@ -427,6 +427,15 @@ fn refused_upgrade_while_the_request_is_incomplete_loses_nothing() {
     assert_eq!(s2c, refused);
 }
 
+/// A relay with `specs` active, after a plain handshake (seed 5, connection 1,
+/// a 2 s reaction timeout).
+fn opened(specs: &[&str]) -> (Vec<ActiveFault>, Relay) {
+    let f = faults(specs);
+    let mut relay = Relay::new(5, 1, Duration::from_secs(2));
+    after_handshake(&mut relay, &f, false, &[]);
+    (f, relay)
+}
+
 /// Feeds one chunk at `ms` and returns what was forwarded.
 fn feed_at(relay: &mut Relay, f: &[ActiveFault], dir: Dir, bytes: &[u8], ms: u64) -> Vec<u8> {
     let mut out = Vec::new();
@@ -470,9 +479,7 @@ fn a_close_that_answers_the_other_sides_close_is_not_a_reaction() {
 /// reaction when its code is one the fault calls for.
 #[test]
 fn an_expected_close_crossing_a_normal_close_is_the_reaction() {
-    let f = faults(&["flip-mask@c2s"]);
-    let mut relay = Relay::new(5, 1, Duration::from_secs(2));
-    after_handshake(&mut relay, &f, false, &[]);
+    let (f, mut relay) = opened(&["flip-mask@c2s"]);
     feed_at(&mut relay, &f, Dir::C2s, &masked(Frame::text("hello")), 10);
     feed_at(
         &mut relay,
@@ -491,9 +498,7 @@ fn an_expected_close_crossing_a_normal_close_is_the_reaction() {
 /// Close: it owes only a TCP close, which is a pass, not non-strict.
 #[test]
 fn a_fault_after_the_receivers_own_close_is_owed_a_tcp_close() {
-    let f = faults(&["bad-close-code@s2c"]);
-    let mut relay = Relay::new(5, 1, Duration::from_secs(2));
-    after_handshake(&mut relay, &f, false, &[]);
+    let (f, mut relay) = opened(&["bad-close-code@s2c"]);
     feed_at(
         &mut relay,
         &f,
@@ -515,9 +520,7 @@ fn a_fault_after_the_receivers_own_close_is_owed_a_tcp_close() {
 /// sent after the grace is final, with no need to wait for a Close or a timeout.
 #[test]
 fn carrying_on_after_the_in_flight_grace_is_final() {
-    let f = faults(&["flip-mask@c2s"]);
-    let mut relay = Relay::new(5, 1, Duration::from_secs(2));
-    after_handshake(&mut relay, &f, false, &[]);
+    let (f, mut relay) = opened(&["flip-mask@c2s"]);
     feed_at(&mut relay, &f, Dir::C2s, &masked(Frame::text("hello")), 10);
     let data = Frame::text("tick").encode().unwrap();
     feed_at(&mut relay, &f, Dir::S2c, &data, 12);
@@ -532,9 +535,7 @@ fn carrying_on_after_the_in_flight_grace_is_final() {
 /// connection explains it (the receiver's own Close, or the other side's reply).
 #[test]
 fn an_error_close_a_frame_fault_explains_is_not_unexplained() {
-    let f = faults(&["flip-mask@c2s"]);
-    let mut relay = Relay::new(5, 1, Duration::from_secs(2));
-    after_handshake(&mut relay, &f, false, &[]);
+    let (f, mut relay) = opened(&["flip-mask@c2s"]);
     feed_at(&mut relay, &f, Dir::C2s, &masked(Frame::text("hello")), 10);
     feed_at(
         &mut relay,
@@ -571,9 +572,7 @@ fn an_error_close_a_frame_fault_explains_is_not_unexplained() {
 /// normally carried on: its own later Close 1000 is not its reaction.
 #[test]
 fn frames_then_a_normal_close_is_carrying_on() {
-    let f = faults(&["flip-mask@s2c:nth=1"]);
-    let mut relay = Relay::new(5, 1, Duration::from_secs(2));
-    after_handshake(&mut relay, &f, false, &[]);
+    let (f, mut relay) = opened(&["flip-mask@s2c:nth=1"]);
     feed_at(&mut relay, &f, Dir::C2s, &masked(Frame::text("one")), 10);
     feed_at(
         &mut relay,

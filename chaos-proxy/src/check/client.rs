@@ -213,11 +213,8 @@ async fn handle(mut stream: TcpStream, state: &Mutex<State>, cfg: &ClientCheck) 
             .map(|c| c.id.clone())
             .collect();
         let body = serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into());
-        let resp = format!(
-            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        );
-        let _ = stream.write_all(resp.as_bytes()).await;
+        let resp = crate::http::response(200, "application/json", &body);
+        let _ = stream.write_all(&resp).await;
         return;
     }
     let named = req.path.strip_prefix("/case/").map(percent_decode);

@@ -87,7 +87,7 @@ struct Queued {
 /// Resolves once `rx` turns true; never if its sender is gone first. Made once
 /// per pump and kept: a fresh one per read would register and drop a waiter on
 /// a channel every connection shares.
-async fn turned_true(mut rx: watch::Receiver<bool>) {
+pub async fn turned_true(mut rx: watch::Receiver<bool>) {
     if rx.wait_for(|v| *v).await.is_err() {
         std::future::pending::<()>().await;
     }

@@ -23,7 +23,7 @@ use tracing::{Instrument, debug, info, info_span, warn};
 use wschaos_codec::handshake::{MAX_HANDSHAKE_BYTES, parse_request};
 
 use crate::proxy::fault::{Dir, DirSel, Transport};
-use crate::proxy::pump::{Applied, PumpCtx, pump};
+use crate::proxy::pump::{Applied, PumpCtx, pump, turned_true};
 use crate::proxy::record::Recording;
 use crate::proxy::relay::{ActiveFault, Relay};
 use crate::proxy::state::ProxyState;
@@ -446,12 +446,6 @@ fn reset_after(faults: &[ActiveFault], seed: u64, conn: u64) -> Option<Duration>
         .filter(|f| f.spec.trigger.p.is_none_or(|p| rng.random::<f64>() < p))
         .map(|f| f.spec.trigger.after.unwrap_or(Duration::ZERO))
         .min()
-}
-
-async fn turned_true(mut rx: watch::Receiver<bool>) {
-    if rx.wait_for(|v| *v).await.is_err() {
-        std::future::pending::<()>().await;
-    }
 }
 
 /// Resolves when the handshake is still not through after `timeout`.

@@ -59,13 +59,7 @@ mod tests {
         let fault = BadCloseCode::from_spec(&FaultSpec::parse("bad-close-code").unwrap()).unwrap();
         assert_eq!(fault.code, 1005);
         let header = FrameHeader::new(OpCode::CLOSE, None, 2);
-        let ctx = FrameCtx {
-            dir: Dir::S2c,
-            header: &header,
-            index: 1,
-            in_message: false,
-            deflate: false,
-        };
+        let ctx = crate::proxy::fault::sample_ctx(Dir::S2c, &header);
         let edit = fault.edit_frame(&ctx, 0).unwrap();
         let bytes = 1005u16.to_be_bytes().to_vec();
         assert_eq!(edit.payload, PayloadEdit::Set { offset: 0, bytes });

@@ -98,13 +98,7 @@ mod tests {
     fn flips_an_opcode_bit_into_a_reserved_opcode() {
         let fault = BitflipHeader::from_spec(&FaultSpec::parse("bitflip-header").unwrap()).unwrap();
         let header = FrameHeader::new(OpCode::BINARY, None, 4);
-        let ctx = FrameCtx {
-            dir: Dir::S2c,
-            header: &header,
-            index: 1,
-            in_message: false,
-            deflate: false,
-        };
+        let ctx = crate::proxy::fault::sample_ctx(Dir::S2c, &header);
         // rand 0 tries bit 0 first: opcode 0x2 becomes the reserved 0x3.
         let edit = fault.edit_frame(&ctx, 0).unwrap();
         assert_eq!(edit.header.opcode, OpCode::from_nibble(0x3));

@@ -64,13 +64,7 @@ mod tests {
     fn unmasks_a_client_frame() {
         let fault = FlipMask::from_spec(&FaultSpec::parse("flip-mask").unwrap()).unwrap();
         let header = FrameHeader::new(OpCode::BINARY, Some([1, 2, 3, 4]), 5);
-        let ctx = FrameCtx {
-            dir: Dir::C2s,
-            header: &header,
-            index: 1,
-            in_message: false,
-            deflate: false,
-        };
+        let ctx = crate::proxy::fault::sample_ctx(Dir::C2s, &header);
         let edit = fault.edit_frame(&ctx, 0).unwrap();
         assert_eq!(edit.header.mask, None);
         assert_eq!(edit.payload, PayloadEdit::Unmask { key: [1, 2, 3, 4] });

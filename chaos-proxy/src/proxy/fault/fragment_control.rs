@@ -51,13 +51,7 @@ mod tests {
         let fault =
             FragmentControl::from_spec(&FaultSpec::parse("fragment-control").unwrap()).unwrap();
         let header = FrameHeader::new(OpCode::PONG, None, 0);
-        let ctx = FrameCtx {
-            dir: Dir::S2c,
-            header: &header,
-            index: 1,
-            in_message: false,
-            deflate: false,
-        };
+        let ctx = crate::proxy::fault::sample_ctx(Dir::S2c, &header);
         let edit = fault.edit_frame(&ctx, 0).unwrap();
         assert!(!edit.header.fin);
         assert_eq!(edit.payload, PayloadEdit::Keep);

@@ -53,13 +53,7 @@ mod tests {
     fn breaks_the_first_text_byte() {
         let fault = InvalidUtf8::from_spec(&FaultSpec::parse("invalid-utf8").unwrap()).unwrap();
         let header = FrameHeader::new(OpCode::TEXT, Some([7; 4]), 3);
-        let ctx = FrameCtx {
-            dir: Dir::C2s,
-            header: &header,
-            index: 1,
-            in_message: false,
-            deflate: false,
-        };
+        let ctx = crate::proxy::fault::sample_ctx(Dir::C2s, &header);
         let edit = fault.edit_frame(&ctx, 0).unwrap();
         assert_eq!(edit.header, header);
         let bytes = vec![0xFF];

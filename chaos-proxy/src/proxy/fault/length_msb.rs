@@ -52,13 +52,7 @@ mod tests {
     fn sets_the_top_bit_of_the_length() {
         let fault = LengthMsb::from_spec(&FaultSpec::parse("length-msb").unwrap()).unwrap();
         let header = FrameHeader::new(OpCode::BINARY, None, 10);
-        let ctx = FrameCtx {
-            dir: Dir::S2c,
-            header: &header,
-            index: 1,
-            in_message: false,
-            deflate: false,
-        };
+        let ctx = crate::proxy::fault::sample_ctx(Dir::S2c, &header);
         let edit = fault.edit_frame(&ctx, 0).unwrap();
         assert_eq!(edit.header.payload_len, (1 << 63) | 10);
         assert_eq!(edit.header.length_form, LengthForm::U64);

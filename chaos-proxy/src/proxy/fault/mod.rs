@@ -305,6 +305,19 @@ pub trait HeadFault {
     fn edit(&self, dir: Dir, head: &[u8]) -> Option<HeadEdit>;
 }
 
+/// The frame context the faults' unit tests edit: frame 1 of `dir`, no message
+/// open, nothing negotiated.
+#[cfg(test)]
+pub(crate) fn sample_ctx(dir: Dir, header: &FrameHeader) -> FrameCtx<'_> {
+    FrameCtx {
+        dir,
+        header,
+        index: 1,
+        in_message: false,
+        deflate: false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;

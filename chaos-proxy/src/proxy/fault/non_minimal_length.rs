@@ -56,13 +56,7 @@ mod tests {
         let fault =
             NonMinimalLength::from_spec(&FaultSpec::parse("non-minimal-length").unwrap()).unwrap();
         let header = FrameHeader::new(OpCode::BINARY, None, 5);
-        let ctx = FrameCtx {
-            dir: Dir::S2c,
-            header: &header,
-            index: 1,
-            in_message: false,
-            deflate: false,
-        };
+        let ctx = crate::proxy::fault::sample_ctx(Dir::S2c, &header);
         let edit = fault.edit_frame(&ctx, 0).unwrap();
         assert_eq!(edit.header.payload_len, 5);
         assert_eq!(edit.header.length_form, LengthForm::U64);

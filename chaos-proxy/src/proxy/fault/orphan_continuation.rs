@@ -55,13 +55,7 @@ mod tests {
             OrphanContinuation::from_spec(&FaultSpec::parse("orphan-continuation").unwrap())
                 .unwrap();
         let header = FrameHeader::new(OpCode::TEXT, Some([1; 4]), 2);
-        let ctx = FrameCtx {
-            dir: Dir::C2s,
-            header: &header,
-            index: 1,
-            in_message: false,
-            deflate: false,
-        };
+        let ctx = crate::proxy::fault::sample_ctx(Dir::C2s, &header);
         let edit = fault.edit_frame(&ctx, 0).unwrap();
         assert_eq!(edit.header.opcode, OpCode::CONTINUE);
         assert_eq!(edit.expected, [CloseCode::Protocol]);

@@ -60,13 +60,7 @@ mod tests {
         let fault =
             OversizeControl::from_spec(&FaultSpec::parse("oversize-control").unwrap()).unwrap();
         let header = FrameHeader::new(OpCode::PING, None, 4);
-        let ctx = FrameCtx {
-            dir: Dir::S2c,
-            header: &header,
-            index: 1,
-            in_message: false,
-            deflate: false,
-        };
+        let ctx = crate::proxy::fault::sample_ctx(Dir::S2c, &header);
         let edit = fault.edit_frame(&ctx, 0).unwrap();
         assert_eq!(edit.header.payload_len, 126);
         assert_eq!(edit.header.length_form, LengthForm::U16);

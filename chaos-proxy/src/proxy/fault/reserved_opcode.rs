@@ -61,13 +61,7 @@ mod tests {
         let fault =
             ReservedOpcode::from_spec(&FaultSpec::parse("reserved-opcode").unwrap()).unwrap();
         let header = FrameHeader::new(OpCode::PING, Some([9; 4]), 0);
-        let ctx = FrameCtx {
-            dir: Dir::C2s,
-            header: &header,
-            index: 1,
-            in_message: false,
-            deflate: false,
-        };
+        let ctx = crate::proxy::fault::sample_ctx(Dir::C2s, &header);
         let edit = fault.edit_frame(&ctx, 2).unwrap();
         assert_eq!(edit.header.opcode, OpCode::from_nibble(0xD));
         assert_eq!(edit.expected, [CloseCode::Protocol]);

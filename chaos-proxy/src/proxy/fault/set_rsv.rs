@@ -68,13 +68,7 @@ mod tests {
         let fault = SetRsv::from_spec(&FaultSpec::parse("set-rsv").unwrap()).unwrap();
         assert_eq!(fault.bit, 1);
         let header = FrameHeader::new(OpCode::TEXT, None, 3);
-        let mut ctx = FrameCtx {
-            dir: Dir::S2c,
-            header: &header,
-            index: 1,
-            in_message: false,
-            deflate: false,
-        };
+        let mut ctx = crate::proxy::fault::sample_ctx(Dir::S2c, &header);
         let edit = fault.edit_frame(&ctx, 0).unwrap();
         assert!(edit.header.rsv1 && !edit.header.rsv2 && !edit.header.rsv3);
         assert_eq!(edit.expected, [CloseCode::Protocol]);
