@@ -179,6 +179,20 @@ pub fn after_own_close(r: &Reaction) -> (Verdict, Option<String>) {
     }
 }
 
+/// The endpoint closed the connection before the case's bytes were written: it
+/// reacted to nothing we sent, so this is no reaction to the violation. A server
+/// that hangs up on its own is broken for every case.
+pub fn closed_before_fault() -> Judgement {
+    Judgement::new(
+        Observed::TcpClose,
+        Verdict::Fail,
+        Some(
+            "closed before the fault: the endpoint hung up before the case's bytes were sent"
+                .into(),
+        ),
+    )
+}
+
 /// A transport fault (delays, slices, bandwidth) must leave the traffic valid, so
 /// it is judged on the one thing it can cause: an endpoint failing the connection
 /// with an error code that no frame fault on the same connection explains.

@@ -859,6 +859,47 @@ fn a_target_that_is_not_websocket_is_exit_2() {
     assert!(last.starts_with("error: no client"), "{err}");
 }
 
+/// V9: a server that hangs up on its own right after its 101 (at once, or with a
+/// reset 200 ms later without reading) is not credited with a reaction to any
+/// violation: check-server and replay stop with one line saying so.
+#[test]
+fn a_server_that_hangs_up_after_the_101_is_not_credited() {
+    let at_once = fake_server(|mut s| {
+        answer_101(&mut s);
+    });
+    let later = fake_server(|mut s| {
+        if answer_101(&mut s) {
+            std::thread::sleep(Duration::from_millis(200));
+            // Unread bytes make the close a reset.
+        }
+    });
+    let dir = scratch_dir("hang-up");
+    // A masked text frame with RSV1 set (no extension agreed): owes a 1002.
+    let repro = dir.join("rsv1.bin");
+    std::fs::write(&repro, [0xc1, 0x82, 1, 2, 3, 4, b'h' ^ 1, b'i' ^ 2]).unwrap();
+    for addr in [at_once, later] {
+        let url = format!("ws://{addr}/");
+        for args in [
+            vec![
+                "check-server",
+                "--seed",
+                "1",
+                "--target",
+                &url,
+                "--case",
+                "mask.unmasked-text",
+            ],
+            vec!["replay", "--target", &url, repro.to_str().unwrap()],
+        ] {
+            let out = wschaos(&args);
+            assert_eq!(out.status.code(), Some(2), "{args:?}");
+            let err = one_line_error(&out);
+            assert!(err.contains("hangs up right after the handshake"), "{err}");
+            assert!(out.stdout.is_empty(), "{args:?}");
+        }
+    }
+}
+
 /// F5: every subcommand's long help has its exit codes and an example, and the
 /// options say what they do.
 #[test]

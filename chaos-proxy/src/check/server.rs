@@ -82,17 +82,44 @@ pub async fn probe(target: &WsUrl, timeout: Duration) -> Result<(), String> {
     if let Err(e) = validate_response(&resp, &key, &[], &[]) {
         return Err(not_ws(&format!("invalid 101 response: {e}")));
     }
-    // Frames after the 101 (a Close answering ours, or a greeting) are fine;
-    // anything else means the endpoint is not a WebSocket server.
+    // A Ping first: a server that hangs up on its own right after the 101 (and
+    // so would be credited with a reaction to every violation) never answers it.
+    let ping = wschaos_codec::encode::Frame::new(wschaos_codec::OpCode::PING, b"wschaos".to_vec())
+        .masked(mask_key(0))
+        .encode()
+        .unwrap_or_default();
+    let _ = timeout_at(deadline, stream.write_all(&ping)).await;
+    let mut after = buf[resp.head_len..].to_vec();
+    let window = Instant::now() + timeout.min(PROBE_WINDOW);
+    let mut chunk = [0u8; 1024];
+    let mut hung_up = false;
+    while after.len() < 4096 && !has_frame(&after) {
+        match timeout_at(window, stream.read(&mut chunk)).await {
+            Ok(Ok(n)) if n > 0 => after.extend_from_slice(&chunk[..n]),
+            Ok(_) => {
+                hung_up = true;
+                break;
+            }
+            Err(_) => break,
+        }
+    }
+    if hung_up && after.is_empty() {
+        return Err(
+            "target hangs up right after the handshake: it closed the connection \
+             without answering a Ping, so no reaction to a violation could be told \
+             from it (closed before the fault)"
+                .into(),
+        );
+    }
+    // Frames after the 101 (the Pong, a Close answering ours, or a greeting) are
+    // fine; anything else means the endpoint is not a WebSocket server.
     let close = wschaos_codec::encode::Frame::close(1000, b"")
         .masked(mask_key(0))
         .encode()
         .unwrap_or_default();
     let _ = timeout_at(deadline, stream.write_all(&close)).await;
-    let mut after = buf[resp.head_len..].to_vec();
     let window = Instant::now() + timeout.min(PROBE_WINDOW);
-    let mut chunk = [0u8; 1024];
-    while after.len() < 4096 {
+    while !hung_up && after.len() < 4096 {
         match timeout_at(window, stream.read(&mut chunk)).await {
             Ok(Ok(n)) if n > 0 => after.extend_from_slice(&chunk[..n]),
             _ => break,
@@ -104,6 +131,12 @@ pub async fn probe(target: &WsUrl, timeout: Duration) -> Result<(), String> {
         Some((_, v)) => Err(not_ws(&format!("invalid frame data after the 101 ({v})"))),
         None => Ok(()),
     }
+}
+
+/// Whether `bytes` hold at least one whole frame header and payload.
+fn has_frame(bytes: &[u8]) -> bool {
+    let outcome = wschaos_codec::classify(wschaos_codec::ValidatorConfig::new(Role::Client), bytes);
+    outcome.violation.is_some() || outcome.frames.iter().any(|f| f.done.is_some())
 }
 
 /// How long the probe waits for what a target sends after its 101.
@@ -326,6 +359,9 @@ async fn drive(cfg: &ServerCheck, case: &Case, deadline: Instant) -> Judgement {
         answers_before = obs.answers;
         leftover.clear();
     }
+    if hung_up_already(&stream, &mut leftover) {
+        return verdict::closed_before_fault();
+    }
     write_case(&mut stream, &case.bytes, case.write, deadline).await;
     // Valid traffic (and info cases, which carry none of our violations) has a
     // plan: the exchange ends as soon as it is answered.
@@ -354,6 +390,21 @@ async fn drive(cfg: &ServerCheck, case: &Case, deadline: Instant) -> Judgement {
     judge(&case.expect, &plan, &obs)
 }
 
+/// Whether the server already closed the connection (EOF or reset waiting to be
+/// read), without waiting; bytes it did send are appended to `leftover`.
+fn hung_up_already(stream: &TcpStream, leftover: &mut Vec<u8>) -> bool {
+    let mut chunk = [0u8; 4096];
+    for _ in 0..64 {
+        match stream.try_read(&mut chunk) {
+            Ok(0) => return true,
+            Ok(n) => leftover.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return false,
+            Err(_) => return true,
+        }
+    }
+    false
+}
+
 fn version_note(resp: &wschaos_codec::handshake::Response) -> Option<String> {
     let advertised = resp
         .header("Sec-WebSocket-Version")
@@ -363,4 +414,28 @@ fn version_note(resp: &wschaos_codec::handshake::Response) -> Option<String> {
         (s, Some(v)) => format!("{s} with Sec-WebSocket-Version: {v}; the RFC answer is 426"),
         (s, None) => format!("{s} without Sec-WebSocket-Version; the RFC answer is 426 with it"),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A hang-up that is already waiting to be read is seen without blocking;
+    /// an open, quiet connection is not taken for one.
+    #[tokio::test]
+    async fn a_hang_up_before_the_fault_is_seen_without_waiting() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let stream = TcpStream::connect(addr).await.unwrap();
+        let (peer, _) = listener.accept().await.unwrap();
+        let mut leftover = Vec::new();
+        assert!(!hung_up_already(&stream, &mut leftover));
+        use tokio::io::AsyncWriteExt as _;
+        let mut peer = peer;
+        peer.write_all(b"\x88\x00").await.unwrap();
+        drop(peer);
+        stream.readable().await.unwrap();
+        assert!(hung_up_already(&stream, &mut leftover));
+        assert_eq!(leftover, b"\x88\x00");
+    }
 }
