@@ -382,11 +382,36 @@ fn connections_within_fd_limit(want: usize, per: usize) -> usize {
 
 /// One HTTP request to the control API; returns (status, JSON body).
 async fn api(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, serde_json::Value) {
-    let mut s = TcpStream::connect(addr).await.unwrap();
     let req = format!(
         "{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     );
+    api_raw(addr, &req).await
+}
+
+/// The same with the body sent chunked, in pieces of three bytes, as curl and
+/// HTTP client libraries do for streamed bodies.
+async fn api_chunked(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: &str,
+) -> (u16, serde_json::Value) {
+    let mut req =
+        format!("{method} {path} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n");
+    for piece in body.as_bytes().chunks(3) {
+        req += &format!(
+            "{:x}\r\n{}\r\n",
+            piece.len(),
+            String::from_utf8_lossy(piece)
+        );
+    }
+    req += "0\r\n\r\n";
+    api_raw(addr, &req).await
+}
+
+async fn api_raw(addr: SocketAddr, req: &str) -> (u16, serde_json::Value) {
+    let mut s = TcpStream::connect(addr).await.unwrap();
     s.write_all(req.as_bytes()).await.unwrap();
     let mut resp = Vec::new();
     tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut resp))
@@ -443,7 +468,8 @@ async fn control_api_switches_chaos_on_and_off_at_runtime() {
     assert_eq!(api(api_addr, "GET", "/nowhere", "").await.0, 404);
 
     // Chaos on, without a restart: the next frame of the open connection is hit.
-    let (status, body) = api(api_addr, "POST", "/faults", "{\"spec\": \"flip-mask@c2s\"}").await;
+    let (status, body) =
+        api_chunked(api_addr, "POST", "/faults", "{\"spec\": \"flip-mask@c2s\"}").await;
     assert_eq!(status, 201, "{body}");
     let id = body["id"].as_u64().unwrap();
     ws.send(Message::text("after")).await.unwrap();
@@ -617,6 +643,62 @@ async fn record_saves_faulted_connections_as_replay_files_and_fuzz_seeds() {
     let seed = std::fs::read(dir.join("conn-2.relay")).unwrap();
     assert!(seed.len() > 100);
     assert_eq!(wschaos::proxy::fuzz::check_relay(&seed), Ok(()));
+    let _ = std::fs::remove_dir_all(&dir);
+    server.shutdown().await;
+}
+
+/// A connection hit only by a transport fault is recorded too, and its note
+/// names the fault; a connection that carried nothing is not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn record_keeps_connections_hit_only_by_a_transport_fault() {
+    let server = spawn_echo_server("127.0.0.1:0", ServerFlaw::None)
+        .await
+        .unwrap();
+    let dir = std::env::temp_dir().join(format!("wschaos-record-t-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut proxy = Proxy::start_recording(
+        server.addr,
+        &["latency@c2s:ms=5"],
+        3,
+        500,
+        Some(dir.clone()),
+    )
+    .await;
+    // Connection 1 opens TCP and closes it: nothing carried, nothing recorded.
+    drop(tokio::net::TcpStream::connect(proxy.addr).await.unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/", proxy.addr))
+        .await
+        .unwrap();
+    ws.send(Message::text("one")).await.unwrap();
+    ws.next().await.unwrap().unwrap();
+    ws.close(None).await.unwrap();
+    while ws.next().await.is_some() {}
+    drop(ws);
+    let lines = proxy.lines(1).await;
+    assert_eq!(
+        (lines[0].conn, lines[0].fault.as_str()),
+        (2, "latency@c2s:ms=5")
+    );
+    proxy.stop().await;
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "conn-2-c2s.bin",
+            "conn-2-s2c.bin",
+            "conn-2.note",
+            "conn-2.relay"
+        ]
+    );
+    let note = std::fs::read_to_string(dir.join("conn-2.note")).unwrap();
+    assert!(
+        note.contains("transport fault on connection 2: latency"),
+        "{note}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
     server.shutdown().await;
 }

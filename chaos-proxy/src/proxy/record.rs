@@ -64,8 +64,16 @@ impl Recording {
 
     /// Writes the files for connection `conn` into `dir`; returns their paths.
     /// `deflate`: permessage-deflate was agreed, so the files replay only with
-    /// `replay --offer-deflate` (the note says so).
-    pub fn write(&self, dir: &Path, conn: u64, deflate: bool) -> std::io::Result<Vec<PathBuf>> {
+    /// `replay --offer-deflate` (the note says so). `transport`: the transport
+    /// faults that applied, listed in the note, since timing and splits are not
+    /// kept in the byte files.
+    pub fn write(
+        &self,
+        dir: &Path,
+        conn: u64,
+        deflate: bool,
+        transport: &[String],
+    ) -> std::io::Result<Vec<PathBuf>> {
         std::fs::create_dir_all(dir)?;
         let after_head = |bytes: &[u8], request: bool| -> Vec<u8> {
             let len = if request {
@@ -109,6 +117,11 @@ impl Recording {
                 "permessage-deflate was agreed on connection {conn}: replay with wschaos replay --offer-deflate\n"
             ));
         }
+        for t in transport {
+            notes.push(format!(
+                "transport fault on connection {conn}: {t}; the files keep the bytes, not the timing or the splits\n"
+            ));
+        }
         if !notes.is_empty() {
             files.push((format!("conn-{conn}.note"), notes.concat().into_bytes()));
         }
@@ -147,14 +160,19 @@ mod tests {
         r.push(Dir::C2s, &[0; 10], &chunk, Some(100));
         r.push(Dir::C2s, &[0; 10], &[7; 5], None);
         let dir = std::env::temp_dir().join(format!("wschaos-rec-unit-{}", std::process::id()));
-        let paths = r.write(&dir, 1, false).unwrap();
+        let paths = r.write(&dir, 1, false, &[]).unwrap();
         let c2s = std::fs::read(dir.join("conn-1-c2s.bin")).unwrap();
         assert_eq!(&c2s[..2], &[0x81, 0x85], "starts at the injected frame");
         assert_eq!(c2s.len(), 6 + 5);
         assert!(paths.iter().any(|p| p.ends_with("conn-1.note")));
-        r.write(&dir, 2, true).unwrap();
+        r.write(&dir, 2, true, &["latency:ms=5 (c2s): delayed".into()])
+            .unwrap();
         let note = std::fs::read_to_string(dir.join("conn-2.note")).unwrap();
         assert!(note.contains("replay --offer-deflate"), "{note}");
+        assert!(
+            note.contains("transport fault on connection 2: latency"),
+            "{note}"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

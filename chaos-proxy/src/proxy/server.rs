@@ -314,12 +314,18 @@ impl Handler {
         for i in settled {
             self.emit(ReportLine::injection(conn, cfg.seed, i)).await;
         }
+        // A connection is recorded when a fault of any kind is reported on it.
+        let transport_hits: Vec<String> = transport_lines
+            .iter()
+            .map(|l| format!("{} ({}): {}", l.fault, l.dir, l.what))
+            .collect();
         for line in transport_lines {
             self.emit(line).await;
         }
-        if let (Some(dir), Some(rec), true) = (&cfg.record, &recording, faulted) {
+        let hit = faulted || !transport_hits.is_empty();
+        if let (Some(dir), Some(rec), true) = (&cfg.record, &recording, hit) {
             let rec = rec.lock().unwrap_or_else(|e| e.into_inner());
-            match rec.write(dir, conn, deflate) {
+            match rec.write(dir, conn, deflate, &transport_hits) {
                 Ok(paths) => {
                     info!(files = ?paths, truncated = rec.truncated, "connection recorded")
                 }
