@@ -20,7 +20,7 @@ use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 use wschaos_codec::handshake::MAX_HANDSHAKE_BYTES;
 
-use crate::proxy::fault::{Dir, DirSel, Transport};
+use crate::proxy::fault::{Dir, DirSel, Shape};
 use crate::proxy::record::Recording;
 use crate::proxy::relay::{ActiveFault, Relay};
 use crate::proxy::state::ProxyState;
@@ -36,7 +36,8 @@ const MAX_QUEUED: usize = 1 << 20;
 pub struct Applied {
     pub spec: String,
     pub dir: DirSel,
-    pub transport: Transport,
+    /// The fault's own words for what it did.
+    pub what: String,
     pub after: Option<Duration>,
 }
 
@@ -60,22 +61,6 @@ pub struct PumpCtx {
     /// Milliseconds since the connection opened at the last read, either way;
     /// kept only when an idle timeout needs it.
     pub activity: Option<Arc<AtomicU64>>,
-}
-
-/// How one chunk is delivered.
-#[derive(Debug, Clone, Copy)]
-struct Shape {
-    delay: Duration,
-    slice: usize,
-    kbps: u64,
-}
-
-impl Shape {
-    const NONE: Shape = Shape {
-        delay: Duration::ZERO,
-        slice: usize::MAX,
-        kbps: u64::MAX,
-    };
 }
 
 struct Queued {
@@ -264,9 +249,10 @@ async fn write(
     }
 }
 
-/// The transport faults active in `dir` for this chunk, combined: delays add up,
-/// the smallest slice and the lowest bandwidth win. Each one that acts is noted
-/// in `applied`, so that it gets a verdict when the connection ends.
+/// The transport faults active in `dir` for this chunk, combined: each shapes
+/// it in its own file (delays add up, the smallest slice and the lowest rate
+/// win). Each one that acts is noted in `applied`, so that it gets a verdict
+/// when the connection ends.
 fn shape(
     dir: Dir,
     faults: &[ActiveFault],
@@ -276,27 +262,16 @@ fn shape(
 ) -> Shape {
     let mut s = Shape::NONE;
     for f in faults.iter().filter(|f| f.spec.dir.matches(dir)) {
-        let Some(t) = f.fault.transport() else {
+        let Some(t) = f.fault.transport().filter(|t| !t.resets()) else {
             continue;
         };
-        if t == Transport::Reset {
-            continue;
-        }
         if f.spec.trigger.after.is_some_and(|a| started.elapsed() < a) {
             continue;
         }
         if f.spec.trigger.p.is_some_and(|p| rng.random::<f64>() >= p) {
             continue;
         }
-        match t {
-            Transport::Latency { ms, jitter } => {
-                let ms = ms.saturating_add(rng.random_range(0..=jitter));
-                s.delay = s.delay.saturating_add(Duration::from_millis(ms));
-            }
-            Transport::Slice { max } => s.slice = s.slice.min(max),
-            Transport::Bandwidth { kbps } => s.kbps = s.kbps.min(kbps),
-            Transport::Reset => {}
-        }
+        t.shape(&mut s, rng);
         let mut list = applied.lock().unwrap_or_else(|e| e.into_inner());
         if !list
             .iter()
@@ -305,7 +280,7 @@ fn shape(
             list.push(Applied {
                 spec: f.spec.text.clone(),
                 dir: f.spec.dir,
-                transport: t,
+                what: t.what(),
                 after: f.spec.trigger.after,
             });
         }

@@ -22,7 +22,7 @@ use tokio::time::Instant;
 use tracing::{Instrument, debug, info, info_span, warn};
 use wschaos_codec::handshake::{MAX_HANDSHAKE_BYTES, parse_request};
 
-use crate::proxy::fault::{Dir, DirSel, Transport};
+use crate::proxy::fault::{Dir, DirSel};
 use crate::proxy::pump::{Applied, PumpCtx, pump, turned_true};
 use crate::proxy::record::Recording;
 use crate::proxy::relay::{ActiveFault, Relay};
@@ -242,7 +242,8 @@ impl Handler {
             Err(_) => return refuse(&mut client, &cfg.upstream, "connect timed out").await,
         };
         let _ = upstream.set_nodelay(true);
-        let reset_at = reset_after(&cfg.state.faults(), cfg.seed, conn);
+        let reset = reset_after(&cfg.state.faults(), cfg.seed, conn);
+        let reset_at = reset.as_ref().map(|(at, _)| *at);
         if reset_at.is_some() {
             // Closing with a zero linger sends RST instead of FIN.
             let _ = client.set_zero_linger();
@@ -308,7 +309,11 @@ impl Handler {
         let now = started.elapsed();
         let (faulted, deflate, settled, transport_lines) = {
             let mut r = relay.lock().unwrap_or_else(|e| e.into_inner());
-            let lines = transport_lines(&r, conn, cfg.seed, &applied, reset_fired, now);
+            let fired = reset
+                .as_ref()
+                .filter(|_| reset_fired)
+                .map(|(_, what)| what.as_str());
+            let lines = transport_lines(&r, conn, cfg.seed, &applied, fired, now);
             (r.any_injected(), r.deflate(), r.finish_at(now), lines)
         };
         for i in settled {
@@ -379,13 +384,14 @@ impl Handler {
 }
 
 /// The lines for the transport faults of a connection that has ended: one per
-/// fault that acted on it while it carried frames, and one per reset that fired.
+/// fault that acted on it while it carried frames, and one for the reset that
+/// fired (`reset_fired`: what it did, in its own words).
 fn transport_lines(
     relay: &Relay,
     conn: u64,
     seed: u64,
     applied: &Mutex<Vec<Applied>>,
-    reset_fired: bool,
+    reset_fired: Option<&str>,
     at: Duration,
 ) -> Vec<ReportLine> {
     let mut lines = Vec::new();
@@ -400,24 +406,23 @@ fn transport_lines(
             continue;
         }
         let j = verdict::transport(relay.unexplained_error_close());
-        let what = describe_transport(a.transport);
         lines.push(ReportLine::transport(
             conn,
             seed,
             &a.spec,
             dir_name(a.dir),
-            what,
+            a.what.clone(),
             j,
             at,
         ));
     }
-    if reset_fired {
+    if let Some(what) = reset_fired {
         lines.push(ReportLine::transport(
             conn,
             seed,
             "reset",
             "both",
-            describe_transport(Transport::Reset),
+            what.to_owned(),
             verdict::reset(),
             at,
         ));
@@ -432,26 +437,16 @@ fn dir_name(d: DirSel) -> &'static str {
     }
 }
 
-fn describe_transport(t: Transport) -> String {
-    match t {
-        Transport::Latency { ms, jitter } => {
-            format!("delayed each chunk by {ms} ms (+ up to {jitter} ms)")
-        }
-        Transport::Slice { max } => format!("split writes into at most {max} bytes"),
-        Transport::Bandwidth { kbps } => format!("limited to {kbps} kbit/s"),
-        Transport::Reset => "reset both TCP connections (RST)".to_owned(),
-    }
-}
-
-/// When a `reset` fault is to hit this connection, how long after it opened.
-fn reset_after(faults: &[ActiveFault], seed: u64, conn: u64) -> Option<Duration> {
+/// When a resetting fault is to hit this connection (how long after it opened),
+/// and what it does, in its own words.
+fn reset_after(faults: &[ActiveFault], seed: u64, conn: u64) -> Option<(Duration, String)> {
     let mut rng = ChaCha8Rng::seed_from_u64(derive_seed(seed, conn, "reset"));
     faults
         .iter()
-        .filter(|f| f.fault.transport() == Some(Transport::Reset))
-        .filter(|f| f.spec.trigger.p.is_none_or(|p| rng.random::<f64>() < p))
-        .map(|f| f.spec.trigger.after.unwrap_or(Duration::ZERO))
-        .min()
+        .filter_map(|f| Some((f, f.fault.transport().filter(|t| t.resets())?)))
+        .filter(|(f, _)| f.spec.trigger.p.is_none_or(|p| rng.random::<f64>() < p))
+        .map(|(f, t)| (f.spec.trigger.after.unwrap_or(Duration::ZERO), t.what()))
+        .min_by_key(|(at, _)| *at)
 }
 
 /// Resolves when the handshake is still not through after `timeout`.

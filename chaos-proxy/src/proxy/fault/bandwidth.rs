@@ -1,6 +1,8 @@
 //! `bandwidth:kbps=N`: limits a direction to N kilobits per second.
 
-use super::{Fault, FaultKind, FaultSpec, SpecError, Transport};
+use rand_chacha::ChaCha8Rng;
+
+use super::{Fault, FaultKind, FaultSpec, Shape, SpecError, TransportFault};
 
 pub const HELP: &str =
     "bandwidth:kbps=N(required) — limits a direction to N kbit/s; the connection keeps working";
@@ -24,7 +26,17 @@ impl Bandwidth {
 
 impl Fault for Bandwidth {
     fn kind(&self) -> FaultKind<'_> {
-        FaultKind::Transport(Transport::Bandwidth { kbps: self.kbps })
+        FaultKind::Transport(self)
+    }
+}
+
+impl TransportFault for Bandwidth {
+    fn shape(&self, shape: &mut Shape, _rng: &mut ChaCha8Rng) {
+        shape.kbps = shape.kbps.min(self.kbps);
+    }
+
+    fn what(&self) -> String {
+        format!("limited to {} kbit/s", self.kbps)
     }
 }
 
@@ -36,6 +48,12 @@ mod tests {
     fn needs_its_rate() {
         assert!(FaultSpec::parse("bandwidth").is_err());
         let fault = Bandwidth::from_spec(&FaultSpec::parse("bandwidth:kbps=64").unwrap()).unwrap();
-        assert_eq!(fault.transport(), Some(Transport::Bandwidth { kbps: 64 }));
+        let mut shape = Shape::NONE;
+        fault
+            .transport()
+            .unwrap()
+            .shape(&mut shape, &mut super::super::test_rng());
+        assert_eq!(shape.kbps, 64);
+        assert!(fault.what().contains("64 kbit/s"));
     }
 }

@@ -5,6 +5,9 @@
 //! and says which close codes the receiver then owes. `ADDING.md` beside this
 //! file says how to add one.
 
+use std::time::Duration;
+
+use rand_chacha::ChaCha8Rng;
 use wschaos_codec::{CloseCode, FrameHeader};
 
 use crate::catalogue::Expect;
@@ -237,13 +240,41 @@ pub struct HeadEdit {
     pub expect: Expect,
 }
 
-/// What a transport fault does to a direction's byte stream.
+/// How one chunk is written, as the transport faults acting on it leave it:
+/// delays add up, the smallest slice and the lowest rate win.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Transport {
-    Latency { ms: u64, jitter: u64 },
-    Slice { max: usize },
-    Bandwidth { kbps: u64 },
-    Reset,
+pub struct Shape {
+    /// Held this long before it is written.
+    pub delay: Duration,
+    /// Written in TCP writes of at most this many bytes (each flushed).
+    pub slice: usize,
+    /// Followed by a pause that keeps the direction at this many kbit/s.
+    pub kbps: u64,
+}
+
+impl Shape {
+    /// Written at once, whole.
+    pub const NONE: Shape = Shape {
+        delay: Duration::ZERO,
+        slice: usize::MAX,
+        kbps: u64::MAX,
+    };
+}
+
+/// A fault that acts on a direction's TCP stream, not on frames.
+pub trait TransportFault {
+    /// Shapes the writing of one chunk; `rng` is the direction's seeded stream.
+    /// A fault that does not shape chunks (`reset`) leaves `shape` alone.
+    fn shape(&self, shape: &mut Shape, rng: &mut ChaCha8Rng);
+
+    /// Whether this fault resets the whole connection (RST both ways) once its
+    /// `after` has passed, instead of shaping chunks.
+    fn resets(&self) -> bool {
+        false
+    }
+
+    /// One line on what it does, for the report.
+    fn what(&self) -> String;
 }
 
 /// What a fault is, with the behaviour that goes with it. Every fault states
@@ -254,14 +285,15 @@ pub enum FaultKind<'a> {
     /// Edits the upgrade request (`C2s`) or the 101 response (`S2c`).
     Head(&'a dyn HeadFault),
     /// Acts on a direction's TCP stream, not on frames.
-    Transport(Transport),
+    Transport(&'a dyn TransportFault),
 }
 
 /// A fault. Implementations are small and pure: they see one frame or one head
 /// and return an edit; when and where they fire is the relay's business.
 pub trait Fault: Send + Sync + std::fmt::Debug {
     /// What kind of fault this is: `FaultKind::Frame(self)` for a [`FrameFault`],
-    /// `FaultKind::Head(self)` for a [`HeadFault`], or the `Transport` it applies.
+    /// `FaultKind::Head(self)` for a [`HeadFault`], `FaultKind::Transport(self)`
+    /// for a [`TransportFault`].
     fn kind(&self) -> FaultKind<'_>;
 
     /// Edits a frame header (and payload) to make exactly one violation, or `None`
@@ -273,8 +305,8 @@ pub trait Fault: Send + Sync + std::fmt::Debug {
         }
     }
 
-    /// What a transport fault does to the TCP stream; `None` for other faults.
-    fn transport(&self) -> Option<Transport> {
+    /// The transport fault this is; `None` for other faults.
+    fn transport(&self) -> Option<&dyn TransportFault> {
         match self.kind() {
             FaultKind::Transport(t) => Some(t),
             _ => None,
@@ -318,9 +350,14 @@ pub(crate) fn sample_ctx(dir: Dir, header: &FrameHeader) -> FrameCtx<'_> {
     }
 }
 
+/// A seeded generator for the transport faults' unit tests.
+#[cfg(test)]
+pub(crate) fn test_rng() -> ChaCha8Rng {
+    rand::SeedableRng::seed_from_u64(7)
+}
+
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
 
     use super::*;
 

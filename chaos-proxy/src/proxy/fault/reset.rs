@@ -2,7 +2,9 @@
 //! `after` has passed, on each connection with probability `p` (seeded). What the
 //! endpoints make of it is their business: RFC 6455 calls it an abnormal closure.
 
-use super::{Fault, FaultKind, FaultSpec, SpecError, Transport};
+use rand_chacha::ChaCha8Rng;
+
+use super::{Fault, FaultKind, FaultSpec, Shape, SpecError, TransportFault};
 
 pub const HELP: &str = "reset — resets both TCP connections (RST, no Close) once after=D(0) has \
                         passed; nothing is owed (info)";
@@ -19,7 +21,20 @@ impl Reset {
 
 impl Fault for Reset {
     fn kind(&self) -> FaultKind<'_> {
-        FaultKind::Transport(Transport::Reset)
+        FaultKind::Transport(self)
+    }
+}
+
+impl TransportFault for Reset {
+    /// A reset does not touch chunks: the connection's task fires it.
+    fn shape(&self, _shape: &mut Shape, _rng: &mut ChaCha8Rng) {}
+
+    fn resets(&self) -> bool {
+        true
+    }
+
+    fn what(&self) -> String {
+        "reset both TCP connections (RST)".to_owned()
     }
 }
 
@@ -30,6 +45,10 @@ mod tests {
     #[test]
     fn resets() {
         let fault = Reset::from_spec(&FaultSpec::parse("reset:after=2s").unwrap()).unwrap();
-        assert_eq!(fault.transport(), Some(Transport::Reset));
+        let t = fault.transport().unwrap();
+        assert!(t.resets());
+        let mut shape = Shape::NONE;
+        t.shape(&mut shape, &mut super::super::test_rng());
+        assert_eq!(shape, Shape::NONE, "a reset shapes no chunk");
     }
 }

@@ -1,7 +1,9 @@
 //! `slice:max=N`: forwards each chunk in TCP writes of at most N bytes, splitting
 //! frames anywhere. Endpoints must cope, so the connection must keep working.
 
-use super::{Fault, FaultKind, FaultSpec, SpecError, Transport};
+use rand_chacha::ChaCha8Rng;
+
+use super::{Fault, FaultKind, FaultSpec, Shape, SpecError, TransportFault};
 
 pub const HELP: &str = "slice:max=N(1) — splits frames across TCP writes of at most N bytes; the connection keeps working";
 
@@ -24,7 +26,17 @@ impl Slice {
 
 impl Fault for Slice {
     fn kind(&self) -> FaultKind<'_> {
-        FaultKind::Transport(Transport::Slice { max: self.max })
+        FaultKind::Transport(self)
+    }
+}
+
+impl TransportFault for Slice {
+    fn shape(&self, shape: &mut Shape, _rng: &mut ChaCha8Rng) {
+        shape.slice = shape.slice.min(self.max);
+    }
+
+    fn what(&self) -> String {
+        format!("split writes into at most {} bytes", self.max)
     }
 }
 
@@ -35,6 +47,14 @@ mod tests {
     #[test]
     fn writes_one_byte_at_a_time_by_default() {
         let fault = Slice::from_spec(&FaultSpec::parse("slice").unwrap()).unwrap();
-        assert_eq!(fault.transport(), Some(Transport::Slice { max: 1 }));
+        let mut shape = Shape::NONE;
+        fault
+            .transport()
+            .unwrap()
+            .shape(&mut shape, &mut super::super::test_rng());
+        assert_eq!(shape.slice, 1);
+        let seven = Slice::from_spec(&FaultSpec::parse("slice:max=7").unwrap()).unwrap();
+        seven.shape(&mut shape, &mut super::super::test_rng());
+        assert_eq!(shape.slice, 1, "the smallest slice wins");
     }
 }
