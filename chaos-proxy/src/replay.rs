@@ -8,7 +8,7 @@ use wschaos_codec::stream::classify;
 use wschaos_codec::validate::DeflateConfig;
 use wschaos_codec::{Role, ValidatorConfig};
 
-use crate::catalogue::{Case, Expect, Setup, Side, Write};
+use crate::catalogue::{Case, Expect, Setup, Side};
 use crate::check::server::{ServerCheck, run_case};
 use crate::report::CaseResult;
 
@@ -135,20 +135,14 @@ pub async fn replay_bytes(
     deflate: bool,
 ) -> CaseResult {
     let expect = expectation_for(&bytes, deflate);
-    let case = Case {
-        id: path.display().to_string(),
-        description: format!("{} bytes from {}", bytes.len(), path.display()),
-        side: Side::Server,
-        setup: if deflate {
-            Setup::OfferDeflate
-        } else {
-            Setup::Plain
-        },
-        pre: Vec::new(),
-        bytes,
-        write: Write::Whole,
-        expect,
+    let setup = if deflate {
+        Setup::OfferDeflate
+    } else {
+        Setup::Plain
     };
+    let description = format!("{} bytes from {}", bytes.len(), path.display());
+    let id = path.display().to_string();
+    let case = Case::handshake(Side::Server, &id, &description, setup, bytes, expect);
     run_case(cfg, &case).await
 }
 
