@@ -2,6 +2,7 @@
 //! handshake, extension, after-valid, after-close and chop cases, each with what the
 //! checker does and what it expects. IDs are stable; `--case` globs match them.
 
+pub use wschaos_codec::cases::Write;
 use wschaos_codec::cases::{Expected, FrameCase, frame_cases, id_matches};
 use wschaos_codec::encode::Frame;
 use wschaos_codec::{CloseCode, OpCode, Role};
@@ -44,14 +45,6 @@ pub enum Setup {
     UnofferedSubprotocol,
     /// Client side: the 101 omits permessage-deflate although it was offered.
     StripDeflate,
-}
-
-/// How the case's bytes are written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Write {
-    Whole,
-    /// One byte per TCP write: exposes endpoints that only parse whole reads.
-    Chop1,
 }
 
 /// The reaction a case or a fault requires from the endpoint under test: the one
@@ -132,6 +125,8 @@ pub struct Case {
     pub bytes: Vec<u8>,
     pub write: Write,
     pub expect: Expect,
+    /// The Autobahn|Testsuite case ids this case covers.
+    pub autobahn: Vec<String>,
 }
 
 impl Case {
@@ -160,6 +155,7 @@ impl Case {
             bytes,
             write: Write::Whole,
             expect,
+            autobahn: Vec::new(),
         }
     }
 }
@@ -177,14 +173,18 @@ fn from_frame_case(side: Side, fc: FrameCase) -> Case {
     } else {
         Setup::Plain
     };
-    Case::handshake(
-        side,
-        &fc.id,
-        &fc.description,
-        setup,
-        fc.bytes,
-        fc.expected.into(),
-    )
+    Case {
+        write: fc.write,
+        autobahn: fc.autobahn,
+        ..Case::handshake(
+            side,
+            &fc.id,
+            &fc.description,
+            setup,
+            fc.bytes,
+            fc.expected.into(),
+        )
+    }
 }
 
 /// Frames as the peer of `side` sends them (masked when the peer is a client).
@@ -228,6 +228,7 @@ pub fn catalogue(side: Side, seed: u64, opts: CatalogueOptions) -> Vec<Case> {
                     codes: codes.clone(),
                     after_valid: true,
                 },
+                autobahn: Vec::new(),
                 ..(*c).clone()
             });
         }
@@ -251,13 +252,18 @@ pub fn catalogue(side: Side, seed: u64, opts: CatalogueOptions) -> Vec<Case> {
         out.push(Case {
             id: format!("{}+chop1", c.id),
             description: format!("{} (one byte per write)", c.description),
-            write: Write::Chop1,
+            write: Write::Chop(1),
+            autobahn: Vec::new(),
             ..(*c).clone()
         });
     }
     match side {
         Side::Server => out.extend(server_handshake_cases(seed)),
         Side::Client => out.extend(client_handshake_cases(key)),
+    }
+    for c in &mut out {
+        let earlier = crate::autobahn::earlier(&c.id);
+        c.autobahn.extend(earlier.iter().map(|s| (*s).to_owned()));
     }
     out
 }

@@ -7,6 +7,8 @@
 //! - `catalogue`: every case the checker runs (the codec's frame cases plus the
 //!   handshake, extension, after-valid, after-close and chop cases), what each
 //!   sends and what it expects.
+//! - `autobahn`: Autobahn|Testsuite's case ids, which of ours cover each, and
+//!   the coverage per category (`wschaos cases --autobahn`).
 //! - `check`: the checker. `check::server` drives a server under test as a
 //!   client, `check::client` serves a client under test, `check::observe`
 //!   watches an endpoint's reaction.
@@ -24,6 +26,7 @@
 //!   workspace uses), `seed` (deriving every
 //!   seeded stream from `--seed`), `http` (the plain responses wschaos writes).
 
+pub mod autobahn;
 pub mod catalogue;
 pub mod check;
 pub mod cli;

@@ -61,16 +61,11 @@ where
     S: AsyncWrite + Unpin,
 {
     let _ = timeout_at(deadline, async {
-        match mode {
-            Write::Whole => stream.write_all(bytes).await?,
-            Write::Chop1 => {
-                for b in bytes {
-                    stream.write_all(std::slice::from_ref(b)).await?;
-                    stream.flush().await?;
-                }
-            }
+        for piece in mode.pieces(bytes) {
+            stream.write_all(piece).await?;
+            stream.flush().await?;
         }
-        stream.flush().await
+        Ok::<(), std::io::Error>(())
     })
     .await;
 }

@@ -3,6 +3,7 @@
 use clap::ValueEnum;
 
 use super::{RunCommand, stdout};
+use crate::autobahn::{CategoryCoverage, coverage};
 use crate::catalogue::{Case, CatalogueOptions, Side, catalogue};
 use crate::report::text::format_expected;
 
@@ -18,7 +19,8 @@ pub enum CasesFormat {
 Exit status: 0, or 2 for usage errors.
 
 Example:
-  wschaos cases --side client --format json")]
+  wschaos cases --side client --format json
+  wschaos cases --autobahn --side client    # coverage of Autobahn|Testsuite's cases")]
 pub struct Cases {
     /// text: one line per case (id, expected, description); json: an array of
     /// {id, description, expected}.
@@ -31,6 +33,10 @@ pub struct Cases {
     /// Include the deflate.* cases that check-server --offer-deflate runs.
     #[arg(long)]
     pub offer_deflate: bool,
+    /// Instead of the cases: how many of Autobahn|Testsuite's cases this side's
+    /// catalogue covers, per category, and the ids it does not cover yet.
+    #[arg(long)]
+    pub autobahn: bool,
 }
 
 impl RunCommand for Cases {
@@ -39,6 +45,15 @@ impl RunCommand for Cases {
             offer_deflate: self.offer_deflate,
         };
         let cases = catalogue(self.side, 0, opts);
+        if self.autobahn {
+            let cov = coverage(&cases);
+            let body = match self.format {
+                CasesFormat::Json => format!("{}\n", serde_json::to_string_pretty(&cov)?),
+                CasesFormat::Text => render_coverage(self.side, &cov),
+            };
+            stdout(&body)?;
+            return Ok(0);
+        }
         let body = match self.format {
             CasesFormat::Json => render_json(&cases)?,
             CasesFormat::Text => render_text(&cases),
@@ -51,7 +66,14 @@ impl RunCommand for Cases {
 pub fn render_json(cases: &[Case]) -> serde_json::Result<String> {
     let list: Vec<serde_json::Value> = cases
         .iter()
-        .map(|c| serde_json::json!({"id": c.id, "description": c.description, "expected": c.expect.report()}))
+        .map(|c| {
+            serde_json::json!({
+                "id": c.id,
+                "description": c.description,
+                "expected": c.expect.report(),
+                "autobahn": c.autobahn,
+            })
+        })
         .collect();
     Ok(format!("{}\n", serde_json::to_string_pretty(&list)?))
 }
@@ -66,5 +88,41 @@ pub fn render_text(cases: &[Case]) -> String {
         ));
     }
     text.push_str(&format!("{} cases\n", cases.len()));
+    text
+}
+
+/// The coverage table: one row per Autobahn category, then the total; the ids not
+/// covered yet follow each row, wrapped.
+pub fn render_coverage(side: Side, cov: &[CategoryCoverage]) -> String {
+    let side = match side {
+        Side::Server => "server",
+        Side::Client => "client",
+    };
+    let mut text = format!(
+        "Autobahn|Testsuite cases covered by the {side} catalogue\n{:<52} {:>5} {:>8}\n",
+        "category", "cases", "covered"
+    );
+    for c in cov {
+        let name = format!("{} {}", c.category, c.name);
+        text.push_str(&format!("{name:<52} {:>5} {:>8}\n", c.cases, c.covered));
+        let mut line = String::from("    not covered:");
+        for id in &c.uncovered {
+            if line.len() + id.len() > 88 {
+                text.push_str(&line);
+                text.push('\n');
+                line = " ".repeat("    not covered:".len());
+            }
+            line.push(' ');
+            line.push_str(id);
+        }
+        if !c.uncovered.is_empty() {
+            text.push_str(&line);
+            text.push('\n');
+        }
+    }
+    let (cases, covered) = cov
+        .iter()
+        .fold((0, 0), |(a, b), c| (a + c.cases, b + c.covered));
+    text.push_str(&format!("{:<52} {cases:>5} {covered:>8}\n", "all"));
     text
 }

@@ -19,6 +19,57 @@ pub enum Expected {
     Info,
 }
 
+/// How a case's bytes are written to the endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Write {
+    /// All of them in one write.
+    Whole,
+    /// In pieces of at most N bytes, each its own flushed TCP write (N = 1: one
+    /// byte per write, which exposes endpoints that only parse whole reads).
+    Chop(usize),
+    /// One flushed TCP write per frame.
+    PerFrame,
+}
+
+impl Write {
+    /// The pieces `bytes` are written in, each its own TCP write.
+    pub fn pieces(self, bytes: &[u8]) -> Vec<&[u8]> {
+        match self {
+            Write::Whole => vec![bytes],
+            Write::Chop(n) => bytes.chunks(n.max(1)).collect(),
+            Write::PerFrame => {
+                let mut out = Vec::new();
+                let mut rest = bytes;
+                while !rest.is_empty() {
+                    let len = frame_len(rest).unwrap_or(rest.len()).min(rest.len());
+                    out.push(&rest[..len]);
+                    rest = &rest[len..];
+                }
+                out
+            }
+        }
+    }
+
+    /// The suffix a derived case id gets for this write mode (`+chop1`,
+    /// `+chop997`, `+per-frame`); empty when whole.
+    pub fn id_suffix(self) -> String {
+        match self {
+            Write::Whole => String::new(),
+            Write::Chop(n) => format!("+chop{n}"),
+            Write::PerFrame => "+per-frame".to_owned(),
+        }
+    }
+}
+
+/// The length of the frame `bytes` starts with (header and payload), when its
+/// header is complete and its length fits in memory.
+fn frame_len(bytes: &[u8]) -> Option<usize> {
+    let (header, head_len) = crate::parse::decode_header(bytes)?;
+    usize::try_from(header.payload_len)
+        .ok()
+        .and_then(|n| n.checked_add(head_len))
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FrameCase {
     /// Stable ID from SPEC.md, e.g. `rsv.rsv1`.
@@ -29,6 +80,11 @@ pub struct FrameCase {
     pub expected: Expected,
     /// Only meaningful with permessage-deflate negotiated.
     pub needs_deflate: bool,
+    /// How the bytes are written.
+    pub write: Write,
+    /// The Autobahn|Testsuite case ids this case covers (the same frames, flags,
+    /// payload class and write mode, judged on the same reaction).
+    pub autobahn: Vec<String>,
 }
 
 /// Builds frames as `sender` would (masked with `key` when the sender is a client)
@@ -62,7 +118,25 @@ impl Builder {
             bytes,
             expected,
             needs_deflate: id.starts_with("deflate."),
+            write: Write::Whole,
+            autobahn: Vec::new(),
         });
+    }
+
+    /// The last case pushed covers these Autobahn ids.
+    fn covers(&mut self, ids: &[&str]) -> &mut Self {
+        if let Some(c) = self.cases.last_mut() {
+            c.autobahn.extend(ids.iter().map(|s| (*s).to_owned()));
+        }
+        self
+    }
+
+    /// The last case pushed is written this way.
+    fn written(&mut self, write: Write) -> &mut Self {
+        if let Some(c) = self.cases.last_mut() {
+            c.write = write;
+        }
+        self
     }
 }
 
@@ -140,6 +214,21 @@ pub fn frame_cases(receiver: Role, key: [u8; 4]) -> Vec<FrameCase> {
             bytes,
             Expected::Echo,
         );
+    }
+    // Autobahn 1.1.8 / 1.2.8: the largest message again, written in 997-byte
+    // chops that cut its header and payload anywhere.
+    for (kind, op, ab) in [
+        ("text", OpCode::TEXT, "1.1.8"),
+        ("binary", OpCode::BINARY, "1.2.8"),
+    ] {
+        let bytes = b.f(Frame::new(op, vec![b'*'; 65536]));
+        b.push(
+            &format!("ok.{kind}-65536+chop997"),
+            &format!("{kind} payload of 65536 bytes in writes of 997 bytes"),
+            bytes,
+            Expected::Echo,
+        );
+        b.written(Write::Chop(997)).covers(&[ab]);
     }
     for (name, text) in [
         ("two-byte", "\u{00A9}\u{07FF}"),
