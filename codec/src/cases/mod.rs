@@ -8,6 +8,11 @@ use crate::deflate::compress_message;
 use crate::encode::Frame;
 use crate::frame::{LengthForm, OpCode, Role};
 
+mod closing;
+mod fragments;
+mod pings;
+mod utf8;
+
 /// The reaction a case expects from the endpoint that receives its bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Expected {
@@ -576,6 +581,12 @@ pub fn frame_cases(receiver: Role, key: [u8; 4]) -> Vec<FrameCase> {
         b.f(Frame::new(OpCode::TEXT, bad_utf8).rsv(true, false, false)),
         codes(&[1007]),
     );
+
+    // Autobahn|Testsuite's families, one file each.
+    pings::push(&mut b);
+    fragments::push(&mut b);
+    utf8::push(&mut b);
+    closing::push(&mut b);
 
     b.cases
 }
