@@ -326,7 +326,6 @@ pub fn judge(expect: &Expect, plan: &[Answer], obs: &Observation) -> Judgement {
 }
 
 fn judge_echo(plan: &[Answer], obs: &Observation) -> (Verdict, Option<String>) {
-    let plan_closes = plan.iter().any(|a| matches!(a, Answer::Close { .. }));
     if obs.after_close_bytes > 0 {
         return (
             Verdict::Fail,
@@ -354,26 +353,55 @@ fn judge_echo(plan: &[Answer], obs: &Observation) -> (Verdict, Option<String>) {
         };
         return (Verdict::Fail, Some(note));
     }
-    if obs.we_closed_first {
-        return (Verdict::Pass, None);
-    }
-    match &obs.close {
-        Some(c) if plan_closes => match c.code {
-            Some(code) if code.fails_connection() => (
-                Verdict::Fail,
-                Some(format!("answered a valid Close with {code}")),
-            ),
-            _ => (Verdict::Pass, None),
-        },
-        Some(c) => (
+    let sent = plan.iter().find_map(|a| match a {
+        Answer::Close { code, .. } => Some(*code),
+        _ => None,
+    });
+    let (verdict, note) = match (&obs.close, sent) {
+        // Everything was answered and we closed with 1000: the endpoint owes
+        // the Close answer (RFC 6455 5.5.1).
+        (Some(c), None) if obs.we_closed_first => close_answer(Some(CloseCode::Normal), c),
+        (None, None) if obs.we_closed_first && obs.tcp_closed => (
+            Verdict::Fail,
+            Some("closed TCP without answering our Close".into()),
+        ),
+        (None, None) if obs.we_closed_first => {
+            (Verdict::Fail, Some("did not answer our Close".into()))
+        }
+        (Some(c), Some(sent)) => close_answer(sent, c),
+        (Some(c), None) => (
             Verdict::Fail,
             Some(format!(
                 "closed ({}) before the exchange ended",
                 c.code.map_or("no code".to_owned(), |c| c.to_string())
             )),
         ),
-        None if plan_closes => (Verdict::Fail, Some("did not answer the Close".into())),
-        None => (Verdict::Fail, Some("did not finish the exchange".into())),
+        (None, Some(_)) => (Verdict::Fail, Some("did not answer the Close".into())),
+        (None, None) => (Verdict::Fail, Some("did not finish the exchange".into())),
+    };
+    if verdict == Verdict::Pass && !obs.tcp_closed && obs.waited_for_tcp_close {
+        return (
+            Verdict::NonStrict,
+            Some("no TCP close after the closing handshake".to_owned()),
+        );
+    }
+    (verdict, note)
+}
+
+/// The answer to a valid Close that carried `sent` (`None`: no status code).
+/// RFC 6455 5.5.1 owes a Close back and says the answer typically echoes the
+/// code received, so the echoed code passes even when it is an error code, as
+/// does 1000, any other code that is not an error code, or none. An error code
+/// other than the one sent fails: the endpoint took a valid Close for a violation.
+pub fn close_answer(sent: Option<CloseCode>, answer: &ClosePayload) -> (Verdict, Option<String>) {
+    match answer.code {
+        Some(code) if code.fails_connection() && Some(code) != sent => {
+            let sent = sent.map_or("a valid Close without a code".to_owned(), |s| {
+                format!("a valid Close {s}")
+            });
+            (Verdict::Fail, Some(format!("answered {sent} with {code}")))
+        }
+        _ => (Verdict::Pass, None),
     }
 }
 
@@ -534,6 +562,107 @@ mod tests {
             Verdict::NonStrict
         );
         assert_eq!(after_own_close(&Reaction::Continued).0, Verdict::Fail);
+    }
+
+    fn close_plan(code: Option<u16>) -> Vec<Answer> {
+        vec![Answer::Close {
+            code: code.map(CloseCode::from),
+            reason: String::new(),
+        }]
+    }
+
+    #[test]
+    fn a_valid_close_may_be_answered_with_its_own_code_or_1000() {
+        let valid = [
+            1000u16, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 3000, 3999, 4000, 4999,
+        ];
+        for sent in valid {
+            let plan = close_plan(Some(sent));
+            let v = |reply: Option<u16>| judge(&Expect::Echo, &plan, &close_obs(reply, true));
+            assert_eq!(v(Some(sent)).verdict, Verdict::Pass, "{sent} echoed");
+            assert_eq!(v(Some(1000)).verdict, Verdict::Pass, "{sent} answered 1000");
+            assert_eq!(v(Some(1001)).verdict, Verdict::Pass, "{sent} answered 1001");
+            assert_eq!(
+                v(None).verdict,
+                Verdict::Pass,
+                "{sent} answered without code"
+            );
+            // Another error code: the endpoint took the valid Close for a violation.
+            let other = if sent == 1002 { 1011 } else { 1002 };
+            let j = v(Some(other));
+            assert_eq!(j.verdict, Verdict::Fail, "{sent} answered {other}");
+            assert_eq!(
+                j.note.as_deref(),
+                Some(format!("answered a valid Close {sent} with {other}").as_str())
+            );
+        }
+        // An empty Close: any answer but an error code.
+        let plan = close_plan(None);
+        let v = |reply: Option<u16>| judge(&Expect::Echo, &plan, &close_obs(reply, true)).verdict;
+        assert_eq!(v(None), Verdict::Pass);
+        assert_eq!(v(Some(1000)), Verdict::Pass);
+        assert_eq!(v(Some(1002)), Verdict::Fail);
+        // Unchanged: no answer at all, or a TCP drop, where a Close was owed.
+        let dropped = Observation {
+            tcp_closed: true,
+            ..Observation::default()
+        };
+        assert_eq!(
+            judge(&Expect::Echo, &close_plan(Some(1011)), &dropped).verdict,
+            Verdict::Fail
+        );
+    }
+
+    #[test]
+    fn the_answer_to_our_close_after_the_echo_is_judged() {
+        let msg = Answer::Message {
+            kind: wschaos_codec::validate::MessageKind::Text,
+            data: b"x".to_vec(),
+        };
+        let plan = vec![msg.clone()];
+        let obs = |close: Option<ClosePayload>, tcp: bool| Observation {
+            answers: vec![msg.clone()],
+            we_closed_first: true,
+            close,
+            tcp_closed: tcp,
+            timed_out: !tcp,
+            ..Observation::default()
+        };
+        let v = |o: &Observation| judge(&Expect::Echo, &plan, o).verdict;
+        assert_eq!(v(&obs(Some(close(Some(1000))), true)), Verdict::Pass);
+        assert_eq!(v(&obs(Some(close(None)), true)), Verdict::Pass);
+        assert_eq!(v(&obs(Some(close(Some(1002))), true)), Verdict::Fail);
+        assert_eq!(v(&obs(None, true)), Verdict::Fail);
+        assert_eq!(v(&obs(None, false)), Verdict::Fail);
+        assert_eq!(
+            judge(&Expect::Echo, &plan, &obs(Some(close(Some(1000))), true)).observed,
+            Observed::Echo
+        );
+    }
+
+    #[test]
+    fn a_server_that_keeps_tcp_open_after_the_closing_handshake_is_non_strict() {
+        let plan = close_plan(Some(1000));
+        let mut o = close_obs(Some(1000), false);
+        o.waited_for_tcp_close = true;
+        let j = judge(&Expect::Echo, &plan, &o);
+        assert_eq!(j.verdict, Verdict::NonStrict);
+        assert_eq!(
+            j.note.as_deref(),
+            Some("no TCP close after the closing handshake")
+        );
+        o.tcp_closed = true;
+        assert_eq!(judge(&Expect::Echo, &plan, &o).verdict, Verdict::Pass);
+        // A wrong answer stays a failure, TCP close or not.
+        let mut wrong = close_obs(Some(1002), false);
+        wrong.waited_for_tcp_close = true;
+        assert_eq!(judge(&Expect::Echo, &plan, &wrong).verdict, Verdict::Fail);
+        // The client side does not wait for the client's TCP close: we close it.
+        let client_side = close_obs(Some(1000), false);
+        assert_eq!(
+            judge(&Expect::Echo, &plan, &client_side).verdict,
+            Verdict::Pass
+        );
     }
 
     #[test]
