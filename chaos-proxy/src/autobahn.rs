@@ -253,7 +253,7 @@ pub fn coverage(cases: &[Case]) -> Vec<CategoryCoverage> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalogue::{CatalogueOptions, Side, catalogue};
+    use crate::catalogue::{Side, catalogue};
 
     #[test]
     fn the_list_holds_every_autobahn_case_once() {
@@ -271,10 +271,7 @@ mod tests {
         let known: BTreeSet<&str> = all().iter().map(|c| c.id).collect();
         let mut ours = BTreeSet::new();
         for side in [Side::Server, Side::Client] {
-            let opts = CatalogueOptions {
-                offer_deflate: true,
-            };
-            for c in catalogue(side, 0, opts) {
+            for c in catalogue(side, 0) {
                 for id in &c.autobahn {
                     assert!(
                         known.contains(id.as_str()),
@@ -295,10 +292,7 @@ mod tests {
     #[test]
     fn coverage_does_not_shrink() {
         for (side, floor) in [(Side::Server, 90), (Side::Client, 82)] {
-            let opts = CatalogueOptions {
-                offer_deflate: true,
-            };
-            let covered: usize = coverage(&catalogue(side, 0, opts))
+            let covered: usize = coverage(&catalogue(side, 0))
                 .iter()
                 .map(|c| c.covered)
                 .sum();

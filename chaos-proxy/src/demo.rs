@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use wschaos_targets::{ServerFlaw, spawn_echo_server};
 
-use crate::catalogue::{CatalogueOptions, Side, catalogue};
+use crate::catalogue::{Side, catalogue};
 use crate::check::server::{ServerCheck, run_suite};
 use crate::report::{Mode, Report, Verdict, now_rfc3339, text};
 use crate::url::WsUrl;
@@ -62,7 +62,7 @@ pub async fn run(
             jobs,
             repro_dir: None,
         };
-        let cases = catalogue(Side::Server, seed, CatalogueOptions::default());
+        let cases = catalogue(Side::Server, seed);
         let results = run_suite(&cfg, cases).await;
         server.shutdown().await;
         let report = Report::new(

@@ -12,7 +12,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use wschaos::catalogue::{CatalogueOptions, Expect, Side, catalogue};
+use wschaos::catalogue::{Expect, Side, catalogue};
 use wschaos::check::client::{ClientCheck, serve};
 use wschaos::check::server::{ServerCheck, run_suite};
 use wschaos::report::{CaseResult, Verdict};
@@ -113,13 +113,7 @@ async fn websockets_server_verdicts() {
         jobs: 16,
         repro_dir: None,
     };
-    let cases = catalogue(
-        Side::Server,
-        SEED,
-        CatalogueOptions {
-            offer_deflate: true,
-        },
-    );
+    let cases = catalogue(Side::Server, SEED);
     let expects: HashMap<String, Expect> = cases
         .iter()
         .map(|c| (c.id.clone(), c.expect.clone()))
@@ -148,7 +142,7 @@ async fn websockets_client_verdicts() {
     }
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("ws://{}", listener.local_addr().unwrap());
-    let cases = catalogue(Side::Client, SEED, CatalogueOptions::default());
+    let cases = catalogue(Side::Client, SEED);
     let expects: HashMap<String, Expect> = cases
         .iter()
         .map(|c| (c.id.clone(), c.expect.clone()))

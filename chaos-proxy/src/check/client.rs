@@ -356,7 +356,7 @@ async fn run_case(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalogue::{CatalogueOptions, Side, catalogue, select};
+    use crate::catalogue::{Side, catalogue, select};
 
     #[test]
     fn percent_decoding() {
@@ -368,10 +368,7 @@ mod tests {
     async fn cases_endpoint_lists_ids_and_unserved_cases_fail() {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let cases = select(
-            catalogue(Side::Client, 1, CatalogueOptions::default()),
-            &["ok.text".to_owned()],
-        );
+        let cases = select(catalogue(Side::Client, 1), &["ok.text".to_owned()]);
         let cfg = ClientCheck {
             seed: 1,
             timeout: Duration::from_millis(500),
@@ -416,7 +413,7 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let cases = select(
-            catalogue(Side::Client, 1, CatalogueOptions::default()),
+            catalogue(Side::Client, 1),
             &["ok.text".to_owned(), "ok.binary".to_owned()],
         );
         let cfg = ClientCheck {
@@ -469,10 +466,7 @@ mod tests {
     #[tokio::test]
     async fn a_stopped_run_reports_only_completed_cases() {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let cases = select(
-            catalogue(Side::Client, 1, CatalogueOptions::default()),
-            &["ok.text".to_owned()],
-        );
+        let cases = select(catalogue(Side::Client, 1), &["ok.text".to_owned()]);
         let cfg = ClientCheck {
             seed: 1,
             timeout: Duration::from_millis(300),

@@ -330,7 +330,7 @@ async fn drive(cfg: &ServerCheck, case: &Case, deadline: Instant) -> Judgement {
         return Judgement::new(
             Observed::HandshakeRefused { status: 101 },
             Verdict::Info,
-            Some("server did not agree to permessage-deflate; case not run".into()),
+            Some("extension not negotiated: the server did not agree to permessage-deflate; case not run".into()),
         );
     }
     let receive = deflate.map(|_| DeflateConfig {

@@ -4,7 +4,7 @@ use clap::ValueEnum;
 
 use super::{RunCommand, stdout};
 use crate::autobahn::{CategoryCoverage, coverage};
-use crate::catalogue::{Case, CatalogueOptions, Side, catalogue};
+use crate::catalogue::{Case, Side, catalogue};
 use crate::report::text::format_expected;
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -30,8 +30,10 @@ pub struct Cases {
     /// check-client serves).
     #[arg(long, value_enum, default_value = "server")]
     pub side: Side,
-    /// Include the deflate.* cases that check-server --offer-deflate runs.
-    #[arg(long)]
+    /// Accepted so that existing scripts keep working; it changes nothing: the
+    /// deflate.* cases always run, each offering permessage-deflate, and are
+    /// `info` ("extension not negotiated") where the server does not agree.
+    #[arg(long, hide_short_help = true)]
     pub offer_deflate: bool,
     /// Instead of the cases: how many of Autobahn|Testsuite's cases this side's
     /// catalogue covers, per category, and the ids it does not cover yet.
@@ -41,10 +43,7 @@ pub struct Cases {
 
 impl RunCommand for Cases {
     async fn run(self) -> anyhow::Result<u8> {
-        let opts = CatalogueOptions {
-            offer_deflate: self.offer_deflate,
-        };
-        let cases = catalogue(self.side, 0, opts);
+        let cases = catalogue(self.side, 0);
         if self.autobahn {
             let cov = coverage(&cases);
             let body = match self.format {

@@ -8,7 +8,7 @@ use super::signal::Shutdown;
 use super::{
     MAX_MS, RunCommand, bounded, millis, parse_addr, seed_or_random, warn_unmatched_globs,
 };
-use crate::catalogue::{CatalogueOptions, Side, catalogue, select};
+use crate::catalogue::{Side, catalogue, select};
 use crate::check::client::{ClientCheck, serve_until};
 use crate::report::{Mode, Report, now_rfc3339};
 
@@ -58,7 +58,7 @@ impl RunCommand for CheckClient {
             .with_context(|| format!("cannot listen on {addr}"))?;
         let local = listener.local_addr()?;
         let seed = seed_or_random(seed);
-        let all = catalogue(Side::Client, seed, CatalogueOptions::default());
+        let all = catalogue(Side::Client, seed);
         warn_unmatched_globs(&globs, all.iter().map(|c| c.id.as_str()));
         let selected = select(all, &globs);
         if selected.is_empty() {

@@ -6,7 +6,7 @@ use anyhow::bail;
 use super::output::{CaseRun, emit};
 use super::signal::Shutdown;
 use super::{MAX_JOBS, RunCommand, bounded, millis, seed_or_random, warn_unmatched_globs};
-use crate::catalogue::{CatalogueOptions, Side, catalogue, select};
+use crate::catalogue::{Side, catalogue, select};
 use crate::check::server::{ServerCheck, probe, run_suite_until};
 use crate::report::{Mode, Report, now_rfc3339};
 use crate::url::WsUrl;
@@ -31,8 +31,10 @@ pub struct CheckServer {
     pub target: String,
     #[command(flatten)]
     pub run: CaseRun,
-    /// Offer permessage-deflate and run the deflate.* cases.
-    #[arg(long)]
+    /// Accepted so that existing scripts keep working; it changes nothing: the
+    /// deflate.* cases always run, each offering permessage-deflate, and are
+    /// `info` ("extension not negotiated") where the server does not agree.
+    #[arg(long, hide_short_help = true)]
     pub offer_deflate: bool,
     /// Cases run at once, each on its own connection (1 to 4096).
     #[arg(long, value_name = "N", default_value_t = 16)]
@@ -54,13 +56,7 @@ impl RunCommand for CheckServer {
         output.check()?;
         let shutdown = Shutdown::on_signal();
         let seed = seed_or_random(seed);
-        let all = catalogue(
-            Side::Server,
-            seed,
-            CatalogueOptions {
-                offer_deflate: self.offer_deflate,
-            },
-        );
+        let all = catalogue(Side::Server, seed);
         warn_unmatched_globs(&globs, all.iter().map(|c| c.id.as_str()));
         let selected = select(all, &globs);
         if selected.is_empty() {
