@@ -17,12 +17,15 @@ pub(super) fn push(b: &mut Builder) {
 }
 
 fn reserved_bits_and_opcodes(b: &mut Builder) {
-    // Autobahn 3.7: all three RSV bits on an empty Close; an endpoint may act on
-    // the Close before it looks at the reserved bits.
+    // Autobahn 3.7: all three RSV bits on a Close; an endpoint may act on the
+    // Close before it looks at the reserved bits. Autobahn's Close is empty; this
+    // one carries 1000, so that an endpoint that ignores the bits and answers the
+    // Close shows it with a normal code (judged fail), not with a code-less Close
+    // (which is how an endpoint may also fail the connection: non-strict).
     b.push(
         "rsv.close-rsv7",
-        "close with RSV1, RSV2 and RSV3 set",
-        b.f(Frame::new(OpCode::CLOSE, Vec::new()).rsv(true, true, true)),
+        "close 1000 with RSV1, RSV2 and RSV3 set",
+        b.f(Frame::close(1000, b"").rsv(true, true, true)),
         codes(&[1002]),
     );
     b.covers(&["3.7"]);
