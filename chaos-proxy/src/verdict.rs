@@ -2,7 +2,10 @@
 //! `pass`: the right Close, then TCP close; `non-strict`: failed the connection
 //! without the right Close (TCP drop, empty Close, another error code);
 //! `fail`: carried on, closed normally or with a non-error code, or timed out;
-//! `info`: the RFC leaves the reaction open.
+//! `info`: the RFC leaves the reaction open. Valid traffic passes when it is
+//! echoed and a Close (ours or the case's) is answered with a Close: the code it
+//! carried, 1000, or any code that is not an error code (see [`close_answer`]);
+//! a server that then keeps TCP open is non-strict.
 //!
 //! Each side first turns what it saw into a [`Reaction`] (the checker from its
 //! `Observation`, the proxy from the frames it relays), then the same rule turns
