@@ -3,22 +3,23 @@
 //! can drive the run like Autobahn's fuzzingserver, and any other path gets the
 //! next case not yet served, in catalogue order. Each case is reported once.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Mutex, Notify, Semaphore};
 use tokio::time::Instant;
 use tracing::{Instrument, debug, info_span, warn};
 use wschaos_codec::Role;
+use wschaos_codec::encode::Frame;
 use wschaos_codec::handshake::{
     ExtensionOffer, PERMESSAGE_DEFLATE, Request, build_error_response, build_response,
     parse_request, validate_request,
 };
 
 use crate::catalogue::{Case, Expect, Setup};
+use crate::check::fuzzingserver::{self, Route};
 use crate::check::observe::{Answer, ObserveOptions, observe, plan_answers};
 use crate::check::server::STOP_GRACE;
 use crate::check::{case_result, read_head, write_case};
@@ -39,17 +40,36 @@ const MAX_CONCURRENT: usize = 64;
 
 struct State {
     cases: Vec<Case>,
-    by_id: HashMap<String, usize>,
     results: Vec<Option<CaseResult>>,
     /// Next case index handed to a connection that names none.
     next: usize,
     /// Requests that attempted an upgrade and so were handed a case.
     claimed: usize,
+    /// Indices of the cases in Autobahn's numbering (`fuzzingserver::numbered`).
+    numbered: Vec<usize>,
+    /// A harness asked `/getCaseCount`: the run is the numbered cases only.
+    autobahn_numbering: bool,
+    /// The agent names harnesses gave in `/runCase?agent=`.
+    agents: std::collections::BTreeSet<String>,
+    /// A harness asked `/updateReports` (its run is over; with or without
+    /// `shutdownOnComplete`, the run ends once every case has a result).
+    reports_asked: bool,
 }
 
 impl State {
     fn done(&self) -> bool {
-        self.results.iter().all(Option::is_some)
+        if self.autobahn_numbering {
+            self.numbered.iter().all(|&i| self.results[i].is_some())
+        } else {
+            self.results.iter().all(Option::is_some)
+        }
+    }
+
+    /// The run is over: every case has a result and, when a harness drives it
+    /// with Autobahn's paths, that harness has asked `/updateReports` (it still
+    /// needs the server until then).
+    fn finished(&self) -> bool {
+        self.done() && (self.agents.is_empty() || self.reports_asked)
     }
 }
 
@@ -72,6 +92,11 @@ pub struct ServeOutcome {
     /// Requests that attempted a WebSocket upgrade (each was handed a case).
     pub upgrades: usize,
     pub stopped: bool,
+    /// Cases left out of a run a harness drove with Autobahn's numbering: the
+    /// handshake cases, which are not numbered (see `fuzzingserver`).
+    pub unnumbered: usize,
+    /// The agent names harnesses gave.
+    pub agents: Vec<String>,
 }
 
 /// Like [`serve`], but once `stop` resolves no further connection is accepted, and
@@ -82,18 +107,19 @@ pub async fn serve_until(
     cases: Vec<Case>,
     stop: impl std::future::Future<Output = ()>,
 ) -> ServeOutcome {
-    let by_id = cases
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (c.id.clone(), i))
-        .collect();
     let n = cases.len();
+    let numbered = (0..n)
+        .filter(|&i| fuzzingserver::numbered(&cases[i]))
+        .collect();
     let state = Arc::new(Mutex::new(State {
+        numbered,
+        autobahn_numbering: false,
         cases,
-        by_id,
         results: vec![None; n],
         next: 0,
         claimed: 0,
+        agents: Default::default(),
+        reports_asked: false,
     }));
     let finished = Arc::new(Notify::new());
     let permits = Arc::new(Semaphore::new(MAX_CONCURRENT));
@@ -103,7 +129,7 @@ pub async fn serve_until(
     let mut stopped = false;
     let mut conn_id = 0u64;
     loop {
-        if state.lock().await.done() {
+        if state.lock().await.finished() {
             break;
         }
         let accepted = tokio::select! {
@@ -131,7 +157,7 @@ pub async fn serve_until(
             async move {
                 let _permit = permit;
                 handle(stream, &state, &cfg).await;
-                if state.lock().await.done() {
+                if state.lock().await.finished() {
                     finished.notify_one();
                 }
             }
@@ -148,20 +174,30 @@ pub async fn serve_until(
         let _ = all_done.await;
     }
     let st = state.lock().await;
+    // Under Autobahn's numbering, the unnumbered cases no harness ran are left
+    // out (and counted), not failed.
+    let left_out =
+        |i: usize| st.autobahn_numbering && st.results[i].is_none() && !st.numbered.contains(&i);
+    let unnumbered = (0..n).filter(|&i| left_out(i)).count();
     let results: Vec<CaseResult> = if stopped {
         st.results.iter().flatten().cloned().collect()
     } else {
-        st.cases
-            .iter()
-            .zip(&st.results)
-            .map(|(case, r)| r.clone().unwrap_or_else(|| never_served(case)))
+        (0..n)
+            .filter(|&i| !left_out(i))
+            .map(|i| {
+                st.results[i]
+                    .clone()
+                    .unwrap_or_else(|| never_served(&st.cases[i]))
+            })
             .collect()
     };
     ServeOutcome {
-        not_run: n - results.len(),
+        not_run: n - unnumbered - results.len(),
         results,
         upgrades: st.claimed,
         stopped,
+        unnumbered,
+        agents: st.agents.iter().cloned().collect(),
     }
 }
 
@@ -187,6 +223,66 @@ fn attempts_upgrade(req: &Request) -> bool {
     upgrade || req.header("Sec-WebSocket-Key").is_some()
 }
 
+/// Waits (bounded by `deadline`) for case `i`'s verdict, as Autobahn's
+/// `/getCaseStatus` does, and returns its JSON answer.
+async fn status_when_known(state: &Mutex<State>, i: usize, deadline: Instant) -> String {
+    loop {
+        if let Some(r) = &state.lock().await.results[i] {
+            return fuzzingserver::case_status(r);
+        }
+        if Instant::now() >= deadline {
+            return serde_json::json!({"behavior": "UNKNOWN"}).to_string();
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Answers a fuzzingserver request that runs no case: over WebSocket as
+/// Autobahn does (the 101, the answer as one text frame if there is one, then an
+/// empty Close, and the client's Close awaited briefly), or, to a plain HTTP
+/// request such as curl's, as a JSON body.
+async fn answer_protocol(
+    stream: &mut TcpStream,
+    req: &Request,
+    upgrade: bool,
+    answer: Option<&str>,
+    deadline: Instant,
+) {
+    if !upgrade {
+        let body = answer.unwrap_or("{}");
+        let _ = stream
+            .write_all(&crate::http::response(200, "application/json", body))
+            .await;
+        return;
+    }
+    let hs = match validate_request(req) {
+        Ok(h) => h,
+        Err(e) => {
+            let _ = stream.write_all(&build_error_response(&e)).await;
+            return;
+        }
+    };
+    let mut out = build_response(&hs.key, None, &[]);
+    if let Some(text) = answer {
+        out.extend(Frame::text(text).encode().unwrap_or_default());
+    }
+    out.extend(
+        Frame::new(wschaos_codec::OpCode::CLOSE, Vec::new())
+            .encode()
+            .unwrap_or_default(),
+    );
+    let _ = stream.write_all(&out).await;
+    // The client answers the Close; reading until it closes (or a second passes)
+    // lets it see a clean closing handshake.
+    let until = deadline.min(Instant::now() + Duration::from_secs(1));
+    let mut sink = [0u8; 1024];
+    while let Ok(Ok(n)) = tokio::time::timeout_at(until, stream.read(&mut sink)).await {
+        if n == 0 {
+            break;
+        }
+    }
+}
+
 /// A plain-text HTTP answer that ends the connection.
 fn http_text(status: u16, body: &str) -> Vec<u8> {
     crate::http::response(status, "text/plain; charset=utf-8", body)
@@ -204,29 +300,47 @@ async fn handle(mut stream: TcpStream, state: &Mutex<State>, cfg: &ClientCheck) 
     let Ok((req, buf)) = read_head(&mut stream, deadline, parse_request).await else {
         return;
     };
-    if req.path == "/cases" {
-        let ids: Vec<String> = state
-            .lock()
-            .await
-            .cases
-            .iter()
-            .map(|c| c.id.clone())
-            .collect();
-        let body = serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into());
-        let resp = crate::http::response(200, "application/json", &body);
-        let _ = stream.write_all(&resp).await;
+    let route = {
+        let st = state.lock().await;
+        fuzzingserver::route(&req.path, &st.cases, &st.numbered)
+    };
+    let upgrade = attempts_upgrade(&req);
+    // Everything but running a case is answered here and uses up nothing.
+    let answer: Option<String> = match &route {
+        Route::Refuse(status, text) => {
+            let _ = stream.write_all(&http_text(*status, text)).await;
+            return;
+        }
+        Route::Cases => {
+            let st = state.lock().await;
+            let ids: Vec<&str> = st.cases.iter().map(|c| c.id.as_str()).collect();
+            Some(serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into()))
+        }
+        Route::CaseCount => {
+            let mut st = state.lock().await;
+            st.autobahn_numbering = true;
+            Some(st.numbered.len().to_string())
+        }
+        Route::CaseInfo(i) => Some(fuzzingserver::case_info(&state.lock().await.cases[*i])),
+        Route::CaseStatus(i) => Some(status_when_known(state, *i, deadline).await),
+        Route::UpdateReports => {
+            state.lock().await.reports_asked = true;
+            None
+        }
+        Route::Run { .. } => None,
+    };
+    if !matches!(route, Route::Run { .. }) {
+        answer_protocol(&mut stream, &req, upgrade, answer.as_deref(), deadline).await;
         return;
     }
-    let named = req.path.strip_prefix("/case/").map(percent_decode);
+    let Route::Run { index, agent } = route else {
+        return;
+    };
     let claim = {
         let mut st = state.lock().await;
-        let claim = match &named {
-            Some(id) if !st.by_id.contains_key(id) => Err(http_text(
-                404,
-                &format!("no case {id:?} in this run (GET /cases lists them)\n"),
-            )),
-            _ if !attempts_upgrade(&req) => Err(http_text(400, PATHS_HELP)),
-            Some(id) => Ok(st.by_id[id]),
+        let claim = match index {
+            _ if !upgrade => Err(http_text(400, PATHS_HELP)),
+            Some(i) => Ok(i),
             None => {
                 let next = (st.next..st.results.len()).find(|&i| st.results[i].is_none());
                 if let Some(i) = next {
@@ -241,6 +355,9 @@ async fn handle(mut stream: TcpStream, state: &Mutex<State>, cfg: &ClientCheck) 
             }
         };
         st.claimed += usize::from(claim.is_ok());
+        if let (Ok(_), Some(a)) = (&claim, agent) {
+            st.agents.insert(a);
+        }
         claim
     };
     let index = match claim {
@@ -264,31 +381,6 @@ async fn handle(mut stream: TcpStream, state: &Mutex<State>, cfg: &ClientCheck) 
     if st.results[index].is_none() {
         st.results[index] = Some(result);
     }
-}
-
-/// Case ids hold `+`, which clients may send percent-encoded (`%2B`).
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let hex = |c: u8| (c as char).to_digit(16);
-        match (
-            b[i],
-            b.get(i + 1).and_then(|&c| hex(c)),
-            b.get(i + 2).and_then(|&c| hex(c)),
-        ) {
-            (b'%', Some(h), Some(l)) => {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-            }
-            (c, _, _) => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 async fn run_case(
@@ -357,12 +449,6 @@ async fn run_case(
 mod tests {
     use super::*;
     use crate::catalogue::{Side, catalogue, select};
-
-    #[test]
-    fn percent_decoding() {
-        assert_eq!(percent_decode("rsv.rsv1%2Bchop1"), "rsv.rsv1+chop1");
-        assert_eq!(percent_decode("a%2b%zz%"), "a+%zz%");
-    }
 
     #[tokio::test]
     async fn cases_endpoint_lists_ids_and_unserved_cases_fail() {

@@ -3,6 +3,7 @@
 //! with `observe` and judge with the crate's `verdict` rules. Helpers here are what both share.
 
 pub mod client;
+pub mod fuzzingserver;
 pub mod observe;
 pub mod server;
 

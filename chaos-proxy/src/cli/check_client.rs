@@ -66,7 +66,8 @@ impl RunCommand for CheckClient {
         }
         let shutdown = Shutdown::on_signal();
         eprintln!(
-            "check-client listening on ws://{local}/ ({} cases; GET /cases lists them, /case/<id> runs one)",
+            "check-client listening on ws://{local}/ ({} cases; GET /cases lists them, /case/<id> runs one; \
+             Autobahn harnesses: /getCaseCount, /runCase?case=N&agent=A, /updateReports)",
             selected.len()
         );
         let cfg = ClientCheck {
@@ -82,6 +83,16 @@ impl RunCommand for CheckClient {
                 "no client attempted a WebSocket upgrade at ws://{local}/ within --wait-s {wait_s}; \
                  nothing was tested"
             );
+        }
+        if outcome.unnumbered > 0 {
+            eprintln!(
+                "note: {} handshake case(s) left out: a harness driving the run with Autobahn's \
+                 /getCaseCount and /runCase cannot survive a broken 101; run them with /case/<id>",
+                outcome.unnumbered
+            );
+        }
+        if !outcome.agents.is_empty() {
+            eprintln!("agent(s): {}", outcome.agents.join(", "));
         }
         let mut report = Report::new(
             Mode::Client,
