@@ -127,6 +127,10 @@ async fn websockets_server_verdicts() {
         _ if id.starts_with("after-valid.utf8.") || id == "after-valid.deflate.bad-utf8" => {
             Verdict::NonStrict
         }
+        // A Close between the fragments of a message is legal (RFC 6455 5.4,
+        // Autobahn 7.1.5); websockets answers it with 1002 "incomplete
+        // fragmented message".
+        _ if id == "close.mid-message" => Verdict::Fail,
         _ => Verdict::Pass,
     });
     assert!(
@@ -174,6 +178,8 @@ async fn websockets_client_verdicts() {
         // websockets offers permessage-deflate but treats it as optional:
         // proceeding without it is legal and reported as info.
         (_, "extension.stripped") => Verdict::Info,
+        // As on the server side: a Close between fragments gets a 1002.
+        (_, "close.mid-message") => Verdict::Fail,
         _ => Verdict::Pass,
     });
 }
