@@ -118,23 +118,6 @@ const EARLIER: &[(&str, &[&str])] = &[
     ("fragment.text-mid-message", &["5.18"]),
     ("fragment.text-mid-message+chop1", &["5.18"]),
     ("after-valid.fragment.text-mid-message", &["5.18"]),
-    (
-        "ok.utf8-two-byte",
-        &[
-            "6.2.1", "6.5.2", "6.5.5", "6.6.2", "6.6.5", "6.6.7", "6.6.9", "6.6.11", "6.9.2",
-        ],
-    ),
-    (
-        "ok.utf8-three-byte",
-        &[
-            "6.2.1", "6.5.3", "6.5.5", "6.6.5", "6.6.7", "6.6.9", "6.6.11", "6.7.3", "6.9.3",
-            "6.22.2", "6.23.7",
-        ],
-    ),
-    (
-        "ok.utf8-four-byte",
-        &["6.2.1", "6.5.4", "6.7.4", "6.9.4", "6.11.4", "6.22.34"],
-    ),
     ("ok.utf8-split-code-point", &["6.2.2", "6.2.3", "6.2.4"]),
     ("utf8.invalid-text-surrogate", &["6.3.1", "6.20.1"]),
     ("utf8.invalid-text-surrogate+chop1", &["6.3.1", "6.20.1"]),
@@ -200,6 +183,25 @@ const EARLIER: &[(&str, &[&str])] = &[
     ("close.code-65535", &["7.13.2"]),
     ("close.code-65535+chop1", &["7.13.2"]),
     ("after-valid.close.code-65535", &["7.13.2"]),
+    // Derived variants of the family cases (`+chop1`, `after-valid.`): the
+    // byte-wise forms and Autobahn's pipelined sequences.
+    ("rsv.close-rsv7+chop1", &["3.7"]),
+    ("after-valid.rsv.close-rsv7", &["3.7"]),
+    ("after-valid.rsv.rsv1-bytewise", &["3.4"]),
+    ("after-valid.opcode.reserved-7-bytewise", &["4.1.5"]),
+    ("after-valid.opcode.reserved-f-bytewise", &["4.2.5"]),
+    ("control.pong-fragmented+chop1", &["5.2"]),
+    ("after-valid.control.pong-fragmented", &["5.2"]),
+    (
+        "fragment.orphan-continuation-fin0+chop1",
+        &["5.12", "5.13", "5.14", "5.16"],
+    ),
+    (
+        "after-valid.fragment.orphan-continuation-fin0",
+        &["5.12", "5.13", "5.16"],
+    ),
+    ("fragment.continuation-after-final+chop1", &["5.15"]),
+    ("after-valid.fragment.continuation-after-final", &["5.15"]),
 ];
 
 /// The Autobahn ids the earlier case `id` covers (empty for others).

@@ -205,43 +205,27 @@ pub fn catalogue(side: Side, seed: u64) -> Vec<Case> {
         .iter()
         .filter(|c| matches!(c.expect, Expect::Close { .. }))
         .collect();
-    if side == Side::Server {
-        let valid = peer_frame(side, key, Frame::text("valid before the violation"));
-        let ping = peer_frame(side, key, Frame::ping(b"after the violation"));
-        for c in &violations {
-            let mut bytes = c.bytes.clone();
-            bytes.extend_from_slice(&ping);
-            let Expect::Close { codes, .. } = &c.expect else {
-                continue;
-            };
-            out.push(Case {
-                id: format!("after-valid.{}", c.id),
-                description: format!("valid message, then {}, then a ping", c.description),
-                pre: valid.clone(),
-                bytes,
-                expect: Expect::Close {
-                    codes: codes.clone(),
-                    after_valid: true,
-                },
-                autobahn: Vec::new(),
-                ..(*c).clone()
-            });
-        }
-        let close = peer_frame(side, key, Frame::close(1000, b"done"));
-        for (name, frame) in [
-            ("ping", Frame::ping(b"after close")),
-            ("text", Frame::text("after close")),
-        ] {
-            let mut bytes = close.clone();
-            bytes.extend(peer_frame(side, key, frame));
-            out.push(Case::frame(
-                side,
-                &format!("after-close.{name}"),
-                &format!("{name} after the Close: must be ignored"),
-                bytes,
-                Expect::Echo,
-            ));
-        }
+    // Each violation after valid traffic (its echo awaited) and before a ping.
+    let valid = peer_frame(side, key, Frame::text("valid before the violation"));
+    let ping = peer_frame(side, key, Frame::ping(b"after the violation"));
+    for c in &violations {
+        let mut bytes = c.bytes.clone();
+        bytes.extend_from_slice(&ping);
+        let Expect::Close { codes, .. } = &c.expect else {
+            continue;
+        };
+        out.push(Case {
+            id: format!("after-valid.{}", c.id),
+            description: format!("valid message, then {}, then a ping", c.description),
+            pre: valid.clone(),
+            bytes,
+            expect: Expect::Close {
+                codes: codes.clone(),
+                after_valid: true,
+            },
+            autobahn: Vec::new(),
+            ..(*c).clone()
+        });
     }
     for c in &violations {
         out.push(Case {

@@ -414,6 +414,31 @@ async fn run_case(
         _ => build_response(&hs.key, None, &[]),
     };
     write_case(stream, &response, crate::catalogue::Write::Whole, deadline).await;
+    let mut leftover = leftover.to_vec();
+    let mut answers_before = Vec::new();
+    if !case.pre.is_empty() {
+        // The valid message first, and its echo awaited (the `after-valid.*`
+        // cases), as check-server does.
+        write_case(stream, &case.pre, crate::catalogue::Write::Whole, deadline).await;
+        let pre_plan = plan_answers(Role::Client, None, &case.pre);
+        let opts = ObserveOptions {
+            we_are: Role::Server,
+            deflate: None,
+            plan: Some(&pre_plan),
+            key: [0; 4],
+            deadline,
+            sent_close: false,
+            close_when_done: false,
+        };
+        let obs = observe(stream, &leftover, opts).await;
+        if !crate::check::observe::answers_complete(&pre_plan, &obs.answers) {
+            let note = "the valid message before the violation was not echoed".to_owned();
+            let observed = crate::verdict::observed_of(&obs, &pre_plan);
+            return Judgement::new(observed, Verdict::Fail, Some(note));
+        }
+        answers_before = obs.answers;
+        leftover.clear();
+    }
     write_case(stream, &case.bytes, case.write, deadline).await;
     let plan: Vec<Answer> = if matches!(case.expect, Expect::Echo | Expect::Info) {
         plan_answers(Role::Client, None, &case.bytes)
@@ -421,9 +446,9 @@ async fn run_case(
         Vec::new()
     };
     let sent_close = plan.iter().any(|a| matches!(a, Answer::Close { .. }));
-    let obs = observe(
+    let mut obs = observe(
         stream,
-        leftover,
+        &leftover,
         ObserveOptions {
             we_are: Role::Server,
             deflate: None,
@@ -435,6 +460,8 @@ async fn run_case(
         },
     )
     .await;
+    answers_before.append(&mut obs.answers);
+    obs.answers = answers_before;
     let judgement = judge(&case.expect, &plan, &obs);
     if case.setup == Setup::StripDeflate && !offered_deflate {
         // Nothing was stripped, so nothing is owed: the case is only reported.

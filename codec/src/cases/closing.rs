@@ -8,7 +8,7 @@
 
 use super::{Builder, Expected};
 use crate::encode::Frame;
-use crate::frame::{OpCode, Role};
+use crate::frame::OpCode;
 
 /// The valid codes Autobahn sends in 7.7.1-7.7.13, with their ids; 3000 and 4999
 /// (7.7.10, 7.7.13) are the older `ok.close-3000` and `ok.close-4999`.
@@ -99,21 +99,17 @@ pub(super) fn push(b: &mut Builder) {
     );
     b.covers(&["7.1.2"]);
 
-    // The checker builds `after-close.ping` and `after-close.text` for servers
-    // only; clients get the same cases here (same ids, same frames). Their
-    // Autobahn ids (7.1.3, 7.1.4) come from the checker's table of earlier cases.
-    if b.sender == Role::Server {
-        for (name, frame) in [
-            ("ping", Frame::ping(b"after close")),
-            ("text", Frame::text("after close")),
-        ] {
-            let bytes = b.frames([Frame::close(1000, b"done"), frame]);
-            b.push(
-                &format!("after-close.{name}"),
-                &format!("{name} after the Close: must be ignored"),
-                bytes,
-                Expected::Echo,
-            );
-        }
+    // Data and a ping after the Close must be ignored too.
+    for (name, frame) in [
+        ("ping", Frame::ping(b"after close")),
+        ("text", Frame::text("after close")),
+    ] {
+        let bytes = b.frames([Frame::close(1000, b"done"), frame]);
+        b.push(
+            &format!("after-close.{name}"),
+            &format!("{name} after the Close: must be ignored"),
+            bytes,
+            Expected::Echo,
+        );
     }
 }
