@@ -227,7 +227,8 @@ pub fn catalogue(side: Side, seed: u64) -> Vec<Case> {
             ..(*c).clone()
         });
     }
-    for c in &violations {
+    // Each violation one byte per write (unless it is written so already).
+    for c in violations.iter().filter(|c| c.write != Write::Chop(1)) {
         out.push(Case {
             id: format!("{}+chop1", c.id),
             description: format!("{} (one byte per write)", c.description),
@@ -376,7 +377,9 @@ mod tests {
             if c.id.contains('+') || c.id.starts_with("after-valid.") {
                 continue;
             }
-            assert!(has(&format!("{}+chop1", c.id)), "{}", c.id);
+            if c.write != Write::Chop(1) {
+                assert!(has(&format!("{}+chop1", c.id)), "{}", c.id);
+            }
             assert!(has(&format!("after-valid.{}", c.id)), "{}", c.id);
         }
         assert!(has("handshake.missing-key") && has("after-close.ping"));
