@@ -112,4 +112,22 @@ pub(super) fn push(b: &mut Builder) {
             Expected::Echo,
         );
     }
+
+    // Autobahn 7.1.6: a large message, a small one, the Close and a ping back to
+    // back. Whether the endpoint echoes the messages before it answers the Close
+    // is its own business (it may stop reading at the Close), so this is only
+    // reported.
+    let bytes = b.frames([
+        Frame::new(OpCode::TEXT, vec![b'B'; 256 * 1024]),
+        Frame::text("Hello World!"),
+        Frame::close(1000, b""),
+        Frame::ping(b"after the close"),
+    ]);
+    b.push(
+        "close.after-large-message",
+        "text of 256 KiB, a small text, Close 1000 and a ping in one write",
+        bytes,
+        Expected::Info,
+    );
+    b.covers(&["7.1.6"]);
 }

@@ -148,4 +148,26 @@ fn fragmentation(b: &mut Builder) {
         codes(&[1002]),
     );
     b.covers(&["5.15"]);
+
+    // Autobahn 10.1.1: a 64 KiB text in the 1300-byte frames an auto-fragmenting
+    // sender makes (51 frames); it must come back whole.
+    let text = vec![b'*'; 65536];
+    let pieces: Vec<&[u8]> = text.chunks(1300).collect();
+    let last = pieces.len() - 1;
+    let frames = pieces.iter().enumerate().map(|(i, p)| {
+        let op = if i == 0 {
+            OpCode::TEXT
+        } else {
+            OpCode::CONTINUE
+        };
+        Frame::new(op, p.to_vec()).fin(i == last)
+    });
+    let bytes = b.frames(frames);
+    b.push(
+        "ok.text-65536-in-1300-byte-fragments",
+        "text of 65536 bytes in 51 fragments of at most 1300 bytes",
+        bytes,
+        Expected::Echo,
+    );
+    b.covers(&["10.1.1"]);
 }
