@@ -380,6 +380,16 @@ fn connections_within_fd_limit(want: usize, per: usize) -> usize {
     want.min(fit)
 }
 
+/// The names of the files in `dir`, sorted.
+fn file_names(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
 /// One HTTP request to the control API; returns (status, JSON body).
 async fn api(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, serde_json::Value) {
     let req = format!(
@@ -623,11 +633,7 @@ async fn record_saves_faulted_connections_as_replay_files_and_fuzz_seeds() {
     assert_eq!(lines[0].conn, 2);
     drop(ws);
     proxy.stop().await;
-    let mut names: Vec<String> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
+    let names = file_names(&dir);
     assert_eq!(names, ["conn-2-c2s.bin", "conn-2-s2c.bin", "conn-2.relay"]);
     // What the server received replays to the same violation.
     let c2s = std::fs::read(dir.join("conn-2-c2s.bin")).unwrap();
@@ -680,11 +686,7 @@ async fn record_keeps_connections_hit_only_by_a_transport_fault() {
         (2, "latency@c2s:ms=5")
     );
     proxy.stop().await;
-    let mut names: Vec<String> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
+    let names = file_names(&dir);
     assert_eq!(
         names,
         [

@@ -16,16 +16,8 @@ function arg(name) {
   return process.argv[i + 1];
 }
 
-// The same as echoCase in targets/node/client.js.
-function echoCase(url) {
-  return new Promise((resolve) => {
-    const ws = new WebSocket(url, { perMessageDeflate: false, handshakeTimeout: 5000 });
-    let error = null;
-    ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
-    ws.on('error', (e) => { error = e.code || e.name; });
-    ws.on('close', (code) => resolve(error || `closed ${code}`));
-  });
-}
+// The echo of the client under test, from targets/node/client.js itself.
+const { echoCase } = require('../../targets/node/client.js');
 
 function firstMessage(url) {
   return new Promise((resolve, reject) => {

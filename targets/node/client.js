@@ -135,7 +135,12 @@ async function main() {
   }
 }
 
-main().then(() => process.exit(0), (e) => {
-  console.error(e.message);
-  process.exit(2);
-});
+if (require.main === module) {
+  main().then(() => process.exit(0), (e) => {
+    console.error(e.message);
+    process.exit(2);
+  });
+} else {
+  // Other drivers (scripts/vs-autobahn.d/) echo cases exactly as this client does.
+  module.exports = { echoCase };
+}
