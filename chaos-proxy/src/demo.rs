@@ -13,7 +13,12 @@ use crate::url::WsUrl;
 
 /// The targets the demo runs, with what each was built to break.
 pub const TARGETS: &[(&str, ServerFlaw, &str)] = &[
-    ("conforming", ServerFlaw::None, "nothing"),
+    (
+        "conforming",
+        ServerFlaw::None,
+        "nothing (but tungstenite checks UTF-8 only once a whole frame is in: \
+         utf8.fail-fast-6.4.3/6.4.4 are non-strict)",
+    ),
     (
         "accept-unmasked",
         ServerFlaw::AcceptUnmasked,
@@ -35,6 +40,15 @@ pub const TARGETS: &[(&str, ServerFlaw, &str)] = &[
         "every violation: drops TCP without a Close (non-strict)",
     ),
 ];
+
+/// The cases a tokio-tungstenite server cannot pass: tungstenite reads a frame's
+/// whole payload before it checks its UTF-8, so it fails a text broken in the
+/// middle of a frame only once the frame is complete (a known difference, see
+/// README). Those are non-strict on the conforming target too.
+pub fn tungstenite_reads_whole_frames(id: &str) -> bool {
+    let id = id.strip_prefix("after-valid.").unwrap_or(id);
+    matches!(id, "utf8.fail-fast-6.4.3" | "utf8.fail-fast-6.4.4")
+}
 
 pub struct DemoOutcome {
     pub reports: Vec<(String, Report)>,
@@ -97,7 +111,12 @@ pub async fn run(
             ));
         }
         let ok = if *flaw == ServerFlaw::None {
-            s.fail == 0 && s.non_strict == 0
+            s.fail == 0
+                && report
+                    .cases
+                    .iter()
+                    .filter(|c| c.verdict == Verdict::NonStrict)
+                    .all(|c| tungstenite_reads_whole_frames(&c.id))
         } else {
             s.fail + s.non_strict > 0
         };

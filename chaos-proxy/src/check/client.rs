@@ -369,6 +369,7 @@ async fn handle(mut stream: TcpStream, state: &Mutex<State>, cfg: &ClientCheck) 
     };
     let case = state.lock().await.cases[index].clone();
     let started = Instant::now();
+    let deadline = deadline + case.write.pauses_total(&case.bytes);
     let judgement = run_case(&mut stream, &req, &buf[req.head_len..], &case, deadline).await;
     debug!(id = %case.id, verdict = ?judgement.verdict, "case done");
     let result = case_result(
@@ -439,7 +440,7 @@ async fn run_case(
         answers_before = obs.answers;
         leftover.clear();
     }
-    write_case(stream, &case.bytes, case.write, deadline).await;
+    let early = write_case(stream, &case.bytes, case.write, deadline).await;
     let plan: Vec<Answer> = if matches!(case.expect, Expect::Echo | Expect::Info) {
         plan_answers(Role::Client, None, &case.bytes)
     } else {
@@ -462,6 +463,7 @@ async fn run_case(
     .await;
     answers_before.append(&mut obs.answers);
     obs.answers = answers_before;
+    obs.acted_before_end = early;
     let judgement = judge(&case.expect, &plan, &obs);
     if case.setup == Setup::StripDeflate && !offered_deflate {
         // Nothing was stripped, so nothing is owed: the case is only reported.

@@ -9,7 +9,8 @@ pub mod server;
 
 use std::path::{Path, PathBuf};
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout_at};
 use wschaos_codec::handshake::{HandshakeError, MAX_HANDSHAKE_BYTES};
 
@@ -56,19 +57,42 @@ where
 }
 
 /// Writes a case's bytes as the case says. A peer that closes mid-write is not
-/// an error here: its reaction is what gets observed next.
-pub async fn write_case<S>(stream: &mut S, bytes: &[u8], mode: Write, deadline: Instant)
-where
-    S: AsyncWrite + Unpin,
-{
+/// an error here: its reaction is what gets observed next. For a paused write,
+/// returns whether the endpoint had sent something (or closed) before the last
+/// piece went out; `None` for the other modes.
+pub async fn write_case(
+    stream: &mut TcpStream,
+    bytes: &[u8],
+    mode: Write,
+    deadline: Instant,
+) -> Option<bool> {
+    let pieces = mode.pieces(bytes);
+    let last = pieces.len().saturating_sub(1);
+    let mut early = mode.pause().map(|_| false);
     let _ = timeout_at(deadline, async {
-        for piece in mode.pieces(bytes) {
+        for (i, piece) in pieces.into_iter().enumerate() {
+            if let (Some(pause), true) = (mode.pause(), i > 0) {
+                tokio::time::sleep(pause).await;
+                if i == last {
+                    early = Some(peer_acted(stream).await);
+                }
+            }
             stream.write_all(piece).await?;
             stream.flush().await?;
         }
         Ok::<(), std::io::Error>(())
     })
     .await;
+    early
+}
+
+/// Whether the peer has sent bytes or closed, without waiting.
+async fn peer_acted(stream: &TcpStream) -> bool {
+    let mut b = [0u8; 1];
+    matches!(
+        tokio::time::timeout(std::time::Duration::ZERO, stream.peek(&mut b)).await,
+        Ok(_)
+    )
 }
 
 /// The report record of a run case. The bytes of a case that did not pass are

@@ -133,6 +133,9 @@ pub struct Observation {
     pub waited_for_tcp_close: bool,
     /// Answers beyond the per-case bound were dropped.
     pub truncated: bool,
+    /// For a case written with pauses: whether the endpoint had sent something
+    /// (or closed) before the last piece was written.
+    pub acted_before_end: Option<bool>,
 }
 
 /// How to observe one connection.

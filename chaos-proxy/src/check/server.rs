@@ -212,7 +212,8 @@ pub async fn run_suite_until(
 
 pub async fn run_case(cfg: &ServerCheck, case: &Case) -> CaseResult {
     let started = Instant::now();
-    let deadline = started + cfg.timeout;
+    // A case written with pauses gets their length on top of the timeout.
+    let deadline = started + cfg.timeout + case.write.pauses_total(&case.bytes);
     let judgement = drive(cfg, case, deadline).await;
     debug!(verdict = ?judgement.verdict, "case done");
     case_result(case, judgement, started.elapsed(), cfg.repro_dir.as_deref())
@@ -362,7 +363,7 @@ async fn drive(cfg: &ServerCheck, case: &Case, deadline: Instant) -> Judgement {
     if hung_up_already(&stream, &mut leftover) {
         return verdict::closed_before_fault();
     }
-    write_case(&mut stream, &case.bytes, case.write, deadline).await;
+    let early = write_case(&mut stream, &case.bytes, case.write, deadline).await;
     // Valid traffic (and info cases, which carry none of our violations) has a
     // plan: the exchange ends as soon as it is answered.
     let plan = if matches!(case.expect, Expect::Echo | Expect::Info) {
@@ -387,6 +388,7 @@ async fn drive(cfg: &ServerCheck, case: &Case, deadline: Instant) -> Judgement {
     .await;
     answers_before.append(&mut obs.answers);
     obs.answers = answers_before;
+    obs.acted_before_end = early;
     judge(&case.expect, &plan, &obs)
 }
 

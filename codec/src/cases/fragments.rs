@@ -149,6 +149,33 @@ fn fragmentation(b: &mut Builder) {
     );
     b.covers(&["5.15"]);
 
+    // Autobahn 5.19: a message in five fragments with a ping after the second
+    // and after the fourth, and a pause of a second after the first ping: its
+    // pong must come while the message is still open.
+    let before = b.frames([
+        Frame::new(OpCode::TEXT, "fragment1").fin(false),
+        Frame::new(OpCode::CONTINUE, "fragment2").fin(false),
+        Frame::ping(b"pongme 1!"),
+    ]);
+    let after = b.frames([
+        Frame::new(OpCode::CONTINUE, "fragment3").fin(false),
+        Frame::new(OpCode::CONTINUE, "fragment4").fin(false),
+        Frame::ping(b"pongme 2!"),
+        Frame::new(OpCode::CONTINUE, "fragment5"),
+    ]);
+    let cut = before.len() as u32;
+    b.push(
+        "ok.pings-in-paused-message",
+        "text in five fragments, pings after the second and fourth, a 1 s pause after the first ping",
+        [before, after].concat(),
+        Expected::Echo,
+    );
+    b.written(Write::Paused {
+        cuts: [cut, 0],
+        ms: 1000,
+    })
+    .covers(&["5.19"]);
+
     // Autobahn 10.1.1: a 64 KiB text in the 1300-byte frames an auto-fragmenting
     // sender makes (51 frames); it must come back whole.
     let text = vec![b'*'; 65536];

@@ -34,6 +34,12 @@ pub enum Write {
     Chop(usize),
     /// One flushed TCP write per frame.
     PerFrame,
+    /// In up to three pieces, cut at the non-zero byte offsets in `cuts`, with a
+    /// pause of `ms` after each piece but the last. The endpoint is expected to
+    /// act before the last piece arrives: to fail the connection as soon as the
+    /// violation is in (fail fast), or to answer a ping while a message is still
+    /// open.
+    Paused { cuts: [u32; 2], ms: u32 },
 }
 
 impl Write {
@@ -42,6 +48,17 @@ impl Write {
         match self {
             Write::Whole => vec![bytes],
             Write::Chop(n) => bytes.chunks(n.max(1)).collect(),
+            Write::Paused { cuts, .. } => {
+                let mut out = Vec::new();
+                let mut from = 0;
+                for cut in cuts.iter().map(|&c| c as usize).filter(|&c| c > 0) {
+                    let cut = cut.clamp(from, bytes.len());
+                    out.push(&bytes[from..cut]);
+                    from = cut;
+                }
+                out.push(&bytes[from..]);
+                out
+            }
             Write::PerFrame => {
                 let mut out = Vec::new();
                 let mut rest = bytes;
@@ -62,6 +79,21 @@ impl Write {
             Write::Whole => String::new(),
             Write::Chop(n) => format!("+chop{n}"),
             Write::PerFrame => "+per-frame".to_owned(),
+            Write::Paused { .. } => "+paused".to_owned(),
+        }
+    }
+
+    /// How long all the pauses of writing `bytes` take.
+    pub fn pauses_total(self, bytes: &[u8]) -> std::time::Duration {
+        let pieces = self.pieces(bytes).len().saturating_sub(1) as u32;
+        self.pause().unwrap_or_default() * pieces
+    }
+
+    /// The pause after each piece but the last.
+    pub fn pause(self) -> Option<std::time::Duration> {
+        match self {
+            Write::Paused { ms, .. } => Some(std::time::Duration::from_millis(ms.into())),
+            _ => None,
         }
     }
 }

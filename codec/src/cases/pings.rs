@@ -101,5 +101,6 @@ pub(super) fn describe(write: Write) -> String {
         Write::Chop(1) => " (one byte per write)".to_owned(),
         Write::Chop(n) => format!(" (writes of {n} bytes)"),
         Write::PerFrame => " (one write per frame)".to_owned(),
+        Write::Paused { ms, .. } => format!(" (with pauses of {ms} ms)"),
     }
 }

@@ -13,7 +13,7 @@
 //! 6.17.1 `C0 AF` as `utf8.invalid-text-overlong`, 6.20.1 `ED A0 80` as
 //! `utf8.invalid-text-surrogate`).
 
-use super::{Builder, Expected, codes};
+use super::{Builder, Expected, Write, codes};
 use crate::encode::Frame;
 use crate::frame::OpCode;
 
@@ -273,6 +273,7 @@ fn octet_frames(bytes: &[u8]) -> Vec<Frame> {
 }
 
 pub(super) fn push(b: &mut Builder) {
+    fail_fast(b);
     // 6.1.2 / 6.1.3: empty fragments carry nothing and end nothing early.
     let empty = b.frames([
         Frame::new(OpCode::TEXT, "").fin(false),
@@ -413,5 +414,67 @@ mod tests {
         ids.sort_unstable();
         ids.dedup();
         assert_eq!((n, ids.len()), (129, 129));
+    }
+}
+
+/// 6.4.1-6.4.4: a text message whose invalid code point arrives in the middle,
+/// with a pause of a second before and after the part that holds it. The
+/// endpoint must fail the connection with 1007 during the second pause, before
+/// the rest is sent; failing only at the end is non-strict (`Write::Paused`).
+fn fail_fast(b: &mut Builder) {
+    let head = "\u{3ba}\u{1f79}\u{3c3}\u{3bc}\u{3b5}".as_bytes(); // κόσμε
+    let tail = b"edited";
+    // (Autobahn id, the three parts of the payload: the invalid sequence is
+    // F4 90 80 80, above U+10FFFF, and breaks at the 90).
+    let parts: [(&str, [Vec<u8>; 3]); 2] = [
+        (
+            "6.4.1",
+            [head.to_vec(), vec![0xF4, 0x90, 0x80, 0x80], tail.to_vec()],
+        ),
+        (
+            "6.4.2",
+            [
+                [head, &[0xF4]].concat(),
+                vec![0x90],
+                [&[0x80, 0x80], &tail[..]].concat(),
+            ],
+        ),
+    ];
+    let pause = 1000;
+    for (id, [p1, p2, p3]) in &parts {
+        // Three frames, the pauses between them.
+        let frames = [
+            b.f(Frame::new(OpCode::TEXT, p1.clone()).fin(false)),
+            b.f(Frame::new(OpCode::CONTINUE, p2.clone()).fin(false)),
+            b.f(Frame::new(OpCode::CONTINUE, p3.clone())),
+        ];
+        let cuts = [
+            frames[0].len() as u32,
+            (frames[0].len() + frames[1].len()) as u32,
+        ];
+        b.push(
+            &format!("utf8.fail-fast-{id}"),
+            "text in three frames, 1 s apart; the second breaks UTF-8: fail before the third",
+            frames.concat(),
+            codes(&[1007]),
+        );
+        b.written(Write::Paused { cuts, ms: pause }).covers(&[id]);
+        // One frame, written in the same three parts.
+        let payload = [p1.as_slice(), p2, p3].concat();
+        let frame = b.f(Frame::new(OpCode::TEXT, payload.clone()));
+        let header = (frame.len() - payload.len()) as u32;
+        let cuts = [
+            header + p1.len() as u32,
+            header + (p1.len() + p2.len()) as u32,
+        ];
+        let chopped = if *id == "6.4.1" { "6.4.3" } else { "6.4.4" };
+        b.push(
+            &format!("utf8.fail-fast-{chopped}"),
+            "one text frame written in three parts, 1 s apart; the second breaks UTF-8: fail mid-frame",
+            frame,
+            codes(&[1007]),
+        );
+        b.written(Write::Paused { cuts, ms: pause })
+            .covers(&[chopped]);
     }
 }
