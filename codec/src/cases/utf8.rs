@@ -384,39 +384,6 @@ pub(super) fn push(b: &mut Builder) {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Each vector's verdict agrees with the standard library's decoder, which
-    /// owes nothing to the codec's validator.
-    #[test]
-    fn the_table_agrees_with_std() {
-        let listed = KUHN
-            .iter()
-            .map(|&(ids, bytes, valid)| (ids, bytes.to_vec(), valid));
-        for (ids, bytes, valid) in listed.chain(generated()) {
-            assert_eq!(std::str::from_utf8(&bytes).is_ok(), valid, "{ids:?}");
-        }
-    }
-
-    /// Kuhn's 132 vectors less the three sent by earlier cases, each id once.
-    #[test]
-    fn every_vector_is_there_once() {
-        let mut ids: Vec<&str> = KUHN
-            .iter()
-            .map(|&(ids, _, _)| ids)
-            .chain(generated().into_iter().map(|(ids, _, _)| ids))
-            .flatten()
-            .copied()
-            .collect();
-        let n = ids.len();
-        ids.sort_unstable();
-        ids.dedup();
-        assert_eq!((n, ids.len()), (129, 129));
-    }
-}
-
 /// 6.4.1-6.4.4: a text message whose invalid code point arrives in the middle,
 /// with a pause of a second before and after the part that holds it. The
 /// endpoint must fail the connection with 1007 during the second pause, before
@@ -476,5 +443,38 @@ fn fail_fast(b: &mut Builder) {
         );
         b.written(Write::Paused { cuts, ms: pause })
             .covers(&[chopped]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each vector's verdict agrees with the standard library's decoder, which
+    /// owes nothing to the codec's validator.
+    #[test]
+    fn the_table_agrees_with_std() {
+        let listed = KUHN
+            .iter()
+            .map(|&(ids, bytes, valid)| (ids, bytes.to_vec(), valid));
+        for (ids, bytes, valid) in listed.chain(generated()) {
+            assert_eq!(std::str::from_utf8(&bytes).is_ok(), valid, "{ids:?}");
+        }
+    }
+
+    /// Kuhn's 132 vectors less the three sent by earlier cases, each id once.
+    #[test]
+    fn every_vector_is_there_once() {
+        let mut ids: Vec<&str> = KUHN
+            .iter()
+            .map(|&(ids, _, _)| ids)
+            .chain(generated().into_iter().map(|(ids, _, _)| ids))
+            .flatten()
+            .copied()
+            .collect();
+        let n = ids.len();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!((n, ids.len()), (129, 129));
     }
 }
