@@ -205,10 +205,11 @@ pub fn catalogue(side: Side, seed: u64) -> Vec<Case> {
         .iter()
         .filter(|c| matches!(c.expect, Expect::Close { .. }))
         .collect();
-    // Each violation after valid traffic (its echo awaited) and before a ping.
+    // Each violation after valid traffic (its echo awaited) and before a ping;
+    // not the paused ones, which are about timing and take seconds each.
     let valid = peer_frame(side, key, Frame::text("valid before the violation"));
     let ping = peer_frame(side, key, Frame::ping(b"after the violation"));
-    for c in &violations {
+    for c in violations.iter().filter(|c| c.write.pause().is_none()) {
         let mut bytes = c.bytes.clone();
         bytes.extend_from_slice(&ping);
         let Expect::Close { codes, .. } = &c.expect else {
@@ -380,7 +381,9 @@ mod tests {
             if c.write != Write::Chop(1) {
                 assert!(has(&format!("{}+chop1", c.id)), "{}", c.id);
             }
-            assert!(has(&format!("after-valid.{}", c.id)), "{}", c.id);
+            if c.write.pause().is_none() {
+                assert!(has(&format!("after-valid.{}", c.id)), "{}", c.id);
+            }
         }
         assert!(has("handshake.missing-key") && has("after-close.ping"));
         // Cases that need the extension run by themselves, offering it.
