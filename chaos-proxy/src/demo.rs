@@ -75,6 +75,7 @@ pub async fn run(
             timeout,
             jobs,
             repro_dir: None,
+            extras: Default::default(),
         };
         let cases = catalogue(Side::Server, seed);
         let results = run_suite(&cfg, cases).await;

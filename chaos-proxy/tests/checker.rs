@@ -23,6 +23,7 @@ async fn server_suite(flaw: ServerFlaw, globs: &[&str]) -> HashMap<String, CaseR
         timeout: Duration::from_millis(1500),
         jobs: 16,
         repro_dir: None,
+        extras: Default::default(),
     };
     let globs: Vec<String> = globs.iter().map(|g| g.to_string()).collect();
     let cases = select(catalogue(Side::Server, SEED), &globs);

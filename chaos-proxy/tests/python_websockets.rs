@@ -53,8 +53,13 @@ fn python_ready() -> bool {
 }
 
 fn spawn_server() -> (Kill, String) {
+    spawn_server_with(&[])
+}
+
+fn spawn_server_with(args: &[&str]) -> (Kill, String) {
     let mut child = Command::new("python3")
         .arg(script("ws_echo_server.py"))
+        .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -112,6 +117,7 @@ async fn websockets_server_verdicts() {
         timeout: Duration::from_millis(2000),
         jobs: 16,
         repro_dir: None,
+        extras: Default::default(),
     };
     let cases = catalogue(Side::Server, SEED);
     let expects: HashMap<String, Expect> = cases
@@ -288,4 +294,53 @@ async fn websockets_peers_through_the_proxy() {
     );
     let _ = stop.send(true);
     let _ = task.await;
+}
+
+/// A server that wants a token and a subprotocol: `--header` and `--subprotocol`
+/// reach every upgrade request (the probe's too), and without them the run stops
+/// with one line naming the 401.
+#[test]
+fn headers_and_subprotocols_reach_a_server_that_needs_them() {
+    if !python_ready() {
+        return;
+    }
+    let (_server, url) = spawn_server_with(&[
+        "--require-header",
+        "Authorization: Bearer t0k",
+        "--subprotocol",
+        "chat.v1",
+    ]);
+    let run = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_wschaos"))
+            .args(["check-server", "--target", &url, "--seed", "1"])
+            .args([
+                "--case",
+                "ok.text",
+                "--case",
+                "rsv.rsv1",
+                "--case",
+                "handshake.version-8",
+            ])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let out = run(&[
+        "--header",
+        "Authorization: Bearer t0k",
+        "--subprotocol",
+        "x.other",
+        "--subprotocol",
+        "chat.v1",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("2 pass, 0 non-strict, 0 fail, 1 info"),
+        "{text}"
+    );
+    let out = run(&[]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("HTTP 401 to a valid upgrade"), "{err}");
 }

@@ -34,6 +34,49 @@ pub struct ServerCheck {
     pub timeout: Duration,
     pub jobs: usize,
     pub repro_dir: Option<PathBuf>,
+    /// What every upgrade request carries besides the case's own headers.
+    pub extras: RequestExtras,
+}
+
+/// What the user adds to every upgrade request, for servers that need a token, a
+/// cookie, an origin or a subprotocol: headers (`--header`, `--origin`) and the
+/// subprotocols offered (`--subprotocol`). Checked by the CLI: names are tokens,
+/// values hold no control characters, and none is a header wschaos sets itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestExtras {
+    pub headers: Vec<(String, String)>,
+    pub subprotocols: Vec<String>,
+}
+
+impl RequestExtras {
+    /// Adds the extras to a request being built.
+    pub fn apply(&self, mut b: RequestBuilder) -> RequestBuilder {
+        for (name, value) in &self.headers {
+            b = b.header(name.clone(), value.clone());
+        }
+        if !self.subprotocols.is_empty() {
+            b = b.protocol(self.subprotocols.join(", "));
+        }
+        b
+    }
+
+    /// Adds the extras' header lines to a raw request head (before its blank line).
+    fn apply_raw(&self, head: String) -> String {
+        let mut lines = String::new();
+        for (name, value) in &self.headers {
+            lines.push_str(&format!("{name}: {value}\r\n"));
+        }
+        if !self.subprotocols.is_empty() {
+            lines.push_str(&format!(
+                "Sec-WebSocket-Protocol: {}\r\n",
+                self.subprotocols.join(", ")
+            ));
+        }
+        match head.rfind("\r\n\r\n") {
+            Some(end) => format!("{}\r\n{lines}\r\n{}", &head[..end], &head[end + 4..]),
+            None => head,
+        }
+    }
 }
 
 /// Checks the target before any case runs, so a target that cannot be reached or
@@ -41,7 +84,11 @@ pub struct ServerCheck {
 /// must answer a valid upgrade (the control case's handshake) with a valid 101, and
 /// what it sends after that, if anything, must be frames. The probe ends with a
 /// Close.
-pub async fn probe(target: &WsUrl, timeout: Duration) -> Result<(), String> {
+pub async fn probe(
+    target: &WsUrl,
+    timeout: Duration,
+    extras: &RequestExtras,
+) -> Result<(), String> {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     let authority = target.authority();
     let deadline = Instant::now() + timeout;
@@ -56,7 +103,11 @@ pub async fn probe(target: &WsUrl, timeout: Duration) -> Result<(), String> {
     };
     let not_ws = |what: &str| format!("target does not speak WebSocket: {what}");
     let key = generate_key(key_nonce(0, "probe"));
-    let request = RequestBuilder::new(target.host_header(), target.path.clone(), key.clone());
+    let request = extras.apply(RequestBuilder::new(
+        target.host_header(),
+        target.path.clone(),
+        key.clone(),
+    ));
     let _ = timeout_at(deadline, stream.write_all(&request.build())).await;
     let (resp, buf) = match read_head(&mut stream, deadline, parse_response).await {
         Ok(r) => r,
@@ -79,7 +130,7 @@ pub async fn probe(target: &WsUrl, timeout: Duration) -> Result<(), String> {
     if resp.status != 101 {
         return Err(not_ws(&format!("HTTP {} to a valid upgrade", resp.status)));
     }
-    if let Err(e) = validate_response(&resp, &key, &[], &[]) {
+    if let Err(e) = validate_response(&resp, &key, &extras.subprotocols, &[]) {
         return Err(not_ws(&format!("invalid 101 response: {e}")));
     }
     // A Ping first: a server that hangs up on its own right after the 101 (and
@@ -224,13 +275,13 @@ fn request_for(cfg: &ServerCheck, case: &Case, key: &str) -> (Vec<u8>, Vec<Exten
         let text = String::from_utf8_lossy(raw)
             .replace(HOST_PLACEHOLDER, &cfg.target.host_header())
             .replace(PATH_PLACEHOLDER, &cfg.target.path);
-        return (text.into_bytes(), Vec::new());
+        return (cfg.extras.apply_raw(text).into_bytes(), Vec::new());
     }
-    let mut b = RequestBuilder::new(
+    let mut b = cfg.extras.apply(RequestBuilder::new(
         cfg.target.host_header(),
         cfg.target.path.clone(),
         key.to_owned(),
-    );
+    ));
     let mut offered = Vec::new();
     if case.setup == Setup::OfferDeflate {
         let offer = DeflateParams::default().to_offer();
@@ -309,7 +360,7 @@ async fn drive(cfg: &ServerCheck, case: &Case, deadline: Instant) -> Judgement {
             Some(format!("refused a valid upgrade with HTTP {}", resp.status)),
         );
     }
-    let agreed = match validate_response(&resp, &key, &[], &offered) {
+    let agreed = match validate_response(&resp, &key, &cfg.extras.subprotocols, &offered) {
         Ok(a) => a,
         Err(e) => {
             return Judgement::new(

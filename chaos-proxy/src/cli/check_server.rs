@@ -7,7 +7,7 @@ use super::output::{CaseRun, emit};
 use super::signal::Shutdown;
 use super::{MAX_JOBS, RunCommand, bounded, millis, seed_or_random, warn_unmatched_globs};
 use crate::catalogue::{Side, catalogue, select};
-use crate::check::server::{ServerCheck, probe, run_suite_until};
+use crate::check::server::{RequestExtras, ServerCheck, probe, run_suite_until};
 use crate::report::{Mode, Report, now_rfc3339};
 use crate::url::WsUrl;
 
@@ -24,7 +24,8 @@ unless --strict), 1 when a case failed, 2 for usage, configuration or connection
 and for an interrupted run.
 
 Example:
-  wschaos check-server --target ws://127.0.0.1:9001/ --case 'rsv.*' --format junit --out report.xml")]
+  wschaos check-server --target ws://127.0.0.1:9001/ --case 'rsv.*' --format junit --out report.xml
+  wschaos check-server --target ws://127.0.0.1:9001/chat --header 'Authorization: Bearer t0k' --subprotocol chat.v1")]
 pub struct CheckServer {
     /// ws://HOST:PORT/PATH of the server under test (wss:// is not supported).
     #[arg(long, value_name = "URL")]
@@ -39,6 +40,91 @@ pub struct CheckServer {
     /// Cases run at once, each on its own connection (1 to 4096).
     #[arg(long, value_name = "N", default_value_t = 16)]
     pub jobs: u64,
+    /// A header every upgrade request carries, for servers that need a token or a
+    /// cookie (repeatable): 'Authorization: Bearer …'. Not one wschaos sets itself.
+    #[arg(long = "header", value_name = "NAME: VALUE")]
+    pub headers: Vec<String>,
+    /// The Origin header every upgrade request carries.
+    #[arg(long, value_name = "ORIGIN")]
+    pub origin: Option<String>,
+    /// A subprotocol every upgrade request offers (repeatable, in order of
+    /// preference); the 101 may then select one of them.
+    #[arg(long = "subprotocol", value_name = "NAME")]
+    pub subprotocols: Vec<String>,
+}
+
+/// Headers wschaos writes itself on every upgrade request.
+const OWN_HEADERS: &[&str] = &[
+    "host",
+    "upgrade",
+    "connection",
+    "sec-websocket-key",
+    "sec-websocket-version",
+    "sec-websocket-extensions",
+    "sec-websocket-protocol",
+    "content-length",
+    "transfer-encoding",
+];
+
+/// A token (RFC 9110 5.6.2): what header names and subprotocols are made of.
+fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// Checks what the user adds to the upgrade requests; one line naming the problem.
+pub fn request_extras(
+    headers: &[String],
+    origin: Option<&str>,
+    subprotocols: &[String],
+) -> anyhow::Result<RequestExtras> {
+    let value_ok = |v: &str| {
+        !v.chars()
+            .any(|c| (c.is_control() && c != '\t') || c == '\u{7f}')
+    };
+    let mut extras = RequestExtras::default();
+    for h in headers {
+        let Some((name, value)) = h.split_once(':') else {
+            bail!("--header {h:?}: expected 'NAME: VALUE'");
+        };
+        let (name, value) = (name.trim(), value.trim());
+        if !is_token(name) {
+            bail!("--header {h:?}: {name:?} is not a header name");
+        }
+        if OWN_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+            bail!(
+                "--header {h:?}: wschaos sets {name} itself (use --subprotocol for Sec-WebSocket-Protocol)"
+            );
+        }
+        if !value_ok(value) {
+            bail!("--header {name}: the value holds a control character");
+        }
+        extras.headers.push((name.to_owned(), value.to_owned()));
+    }
+    if let Some(o) = origin {
+        if o.is_empty() || !value_ok(o) {
+            bail!("--origin {o:?}: empty or holds a control character");
+        }
+        if extras
+            .headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("origin"))
+        {
+            bail!("--origin and --header 'Origin: …' both given");
+        }
+        extras.headers.push(("Origin".to_owned(), o.to_owned()));
+    }
+    for p in subprotocols {
+        if !is_token(p) {
+            bail!("--subprotocol {p:?}: not a token (letters, digits and !#$%&'*+-.^_`|~)");
+        }
+        if extras.subprotocols.contains(p) {
+            bail!("--subprotocol {p}: given twice");
+        }
+        extras.subprotocols.push(p.clone());
+    }
+    Ok(extras)
 }
 
 impl RunCommand for CheckServer {
@@ -53,6 +139,7 @@ impl RunCommand for CheckServer {
         let target = WsUrl::parse(&self.target)?;
         let timeout = millis("--timeout-ms", timeout_ms)?;
         let jobs = bounded("--jobs", self.jobs, MAX_JOBS)? as usize;
+        let extras = request_extras(&self.headers, self.origin.as_deref(), &self.subprotocols)?;
         output.check()?;
         let shutdown = Shutdown::on_signal();
         let seed = seed_or_random(seed);
@@ -63,7 +150,7 @@ impl RunCommand for CheckServer {
             bail!("no case matches {globs:?} (see `wschaos cases`)");
         }
         tokio::select! {
-            probed = probe(&target, timeout) => probed.map_err(anyhow::Error::msg)?,
+            probed = probe(&target, timeout, &extras) => probed.map_err(anyhow::Error::msg)?,
             () = shutdown.clone().wait() => bail!("interrupted before the first case"),
         }
         let cfg = ServerCheck {
@@ -72,6 +159,7 @@ impl RunCommand for CheckServer {
             timeout,
             jobs,
             repro_dir: output.repro_dir(),
+            extras,
         };
         let started = now_rfc3339();
         let total = selected.len();
@@ -89,5 +177,53 @@ impl RunCommand for CheckServer {
         }
         debug_assert_eq!(report.cases.len() + report.not_run, total);
         emit(&report, &output)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_extras_are_checked() {
+        let h = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let ok = request_extras(
+            &h(&["Authorization: Bearer a:b", "Cookie:  id=1 "]),
+            Some("https://example.test"),
+            &h(&["chat.v1", "chat.v2"]),
+        )
+        .unwrap();
+        assert_eq!(
+            ok.headers,
+            [
+                ("Authorization".into(), "Bearer a:b".into()),
+                ("Cookie".into(), "id=1".into()),
+                ("Origin".into(), "https://example.test".into())
+            ]
+        );
+        assert_eq!(ok.subprotocols, ["chat.v1", "chat.v2"]);
+        for (headers, origin, protocols, needle) in [
+            (h(&["NoColon"]), None, h(&[]), "expected 'NAME: VALUE'"),
+            (h(&["Bad Name: x"]), None, h(&[]), "not a header name"),
+            (
+                h(&["X: a\r\nInjected: 1"]),
+                None,
+                h(&[]),
+                "control character",
+            ),
+            (h(&["X: a\u{0}"]), None, h(&[]), "control character"),
+            (h(&["Host: evil"]), None, h(&[]), "sets Host itself"),
+            (h(&["sec-websocket-key: x"]), None, h(&[]), "itself"),
+            (h(&[]), Some("o\nx"), h(&[]), "--origin"),
+            (h(&["Origin: a"]), Some("b"), h(&[]), "both given"),
+            (h(&[]), None, h(&["a b"]), "not a token"),
+            (h(&[]), None, h(&["a", "a"]), "given twice"),
+        ] {
+            let err = request_extras(&headers, origin, &protocols)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(needle), "{err}");
+            assert!(!err.contains('\n'), "one line: {err:?}");
+        }
     }
 }

@@ -58,13 +58,16 @@ impl RunCommand for Replay {
                 );
             }
         }
-        probe(&target, timeout).await.map_err(anyhow::Error::msg)?;
+        probe(&target, timeout, &Default::default())
+            .await
+            .map_err(anyhow::Error::msg)?;
         let cfg = ServerCheck {
             target,
             seed: 0,
             timeout,
             jobs: 1,
             repro_dir: None,
+            extras: Default::default(),
         };
         let mut failed = false;
         for file in &self.files {
