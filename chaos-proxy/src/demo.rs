@@ -76,6 +76,7 @@ pub async fn run(
             jobs,
             repro_dir: None,
             extras: Default::default(),
+            progress: false,
         };
         let cases = catalogue(Side::Server, seed);
         let results = run_suite(&cfg, cases).await;

@@ -24,6 +24,7 @@ async fn server_suite(flaw: ServerFlaw, globs: &[&str]) -> HashMap<String, CaseR
         jobs: 16,
         repro_dir: None,
         extras: Default::default(),
+        progress: false,
     };
     let globs: Vec<String> = globs.iter().map(|g| g.to_string()).collect();
     let cases = select(catalogue(Side::Server, SEED), &globs);
@@ -167,6 +168,7 @@ async fn client_suite(opts: ClientOptions, globs: &[&str]) -> HashMap<String, Ca
         timeout: Duration::from_millis(1500),
         wait: Duration::from_secs(60),
         repro_dir: None,
+        progress: false,
     };
     let server = tokio::spawn(serve(listener, cfg, cases));
     let client = tokio::spawn(async move { run_echo_client(&base, &[], opts).await });

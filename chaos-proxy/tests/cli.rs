@@ -900,6 +900,38 @@ fn a_server_that_hangs_up_after_the_101_is_not_credited() {
     }
 }
 
+/// `--progress`: one stderr line per finished case, counted against the run.
+#[test]
+fn progress_prints_a_line_per_finished_case() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let server = rt
+        .block_on(spawn_echo_server("127.0.0.1:0", ServerFlaw::None))
+        .unwrap();
+    let url = format!("ws://{}/", server.addr);
+    let out = wschaos(&[
+        "check-server",
+        "--target",
+        &url,
+        "--seed",
+        "1",
+        "--progress",
+        "--case",
+        "rsv.rsv?",
+        "--case",
+        "ok.text",
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let mut lines: Vec<&str> = err.lines().filter(|l| l.contains("/4 ")).collect();
+    lines.sort_unstable();
+    assert_eq!(lines.len(), 4, "{err}");
+    for (i, l) in lines.iter().enumerate() {
+        assert!(l.starts_with(&format!("{}/4 pass ", i + 1)), "{l}");
+    }
+    assert!(lines.iter().any(|l| l.ends_with(" ok.text")), "{err}");
+    rt.block_on(server.shutdown());
+}
+
 /// F5: every subcommand's long help has its exit codes and an example, and the
 /// options say what they do.
 #[test]

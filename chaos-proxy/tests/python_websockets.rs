@@ -118,6 +118,7 @@ async fn websockets_server_verdicts() {
         jobs: 16,
         repro_dir: None,
         extras: Default::default(),
+        progress: false,
     };
     let cases = catalogue(Side::Server, SEED);
     let expects: HashMap<String, Expect> = cases
@@ -165,6 +166,7 @@ async fn websockets_client_verdicts() {
         timeout: Duration::from_millis(2000),
         wait: Duration::from_secs(90),
         repro_dir: None,
+        progress: false,
     };
     let server = tokio::spawn(serve(listener, cfg, cases));
     let client = Kill(

@@ -33,6 +33,8 @@ pub struct ClientCheck {
     /// How long to wait in all for the client to come for every case.
     pub wait: Duration,
     pub repro_dir: Option<std::path::PathBuf>,
+    /// One line on stderr per finished case (`--progress`).
+    pub progress: bool,
 }
 
 /// Connections served at once; more wait for a slot (bounded memory).
@@ -355,8 +357,8 @@ async fn handle(mut stream: TcpStream, state: &Mutex<State>, cfg: &ClientCheck) 
             }
         };
         st.claimed += usize::from(claim.is_ok());
-        if let (Ok(_), Some(a)) = (&claim, agent) {
-            st.agents.insert(a);
+        if let (Ok(_), Some(a)) = (&claim, &agent) {
+            st.agents.insert(a.clone());
         }
         claim
     };
@@ -380,6 +382,15 @@ async fn handle(mut stream: TcpStream, state: &Mutex<State>, cfg: &ClientCheck) 
     );
     let mut st = state.lock().await;
     if st.results[index].is_none() {
+        if cfg.progress {
+            let done = st.results.iter().filter(|r| r.is_some()).count() + 1;
+            let total = if st.autobahn_numbering {
+                st.numbered.len()
+            } else {
+                st.results.len()
+            };
+            crate::check::server::progress_line(done, total, &result, agent.as_deref());
+        }
         st.results[index] = Some(result);
     }
 }
@@ -489,6 +500,7 @@ mod tests {
             timeout: Duration::from_millis(500),
             wait: Duration::from_millis(800),
             repro_dir: None,
+            progress: false,
         };
         let server = tokio::spawn(serve(listener, cfg, cases));
         let mut s = TcpStream::connect(addr).await.unwrap();
@@ -536,6 +548,7 @@ mod tests {
             timeout: Duration::from_millis(300),
             wait: Duration::from_millis(1500),
             repro_dir: None,
+            progress: false,
         };
         let server = tokio::spawn(serve_until(listener, cfg, cases, std::future::pending()));
         let health = http_exchange(addr, "GET / HTTP/1.1\r\nHost: x\r\n\r\n").await;
@@ -587,6 +600,7 @@ mod tests {
             timeout: Duration::from_millis(300),
             wait: Duration::from_secs(60),
             repro_dir: None,
+            progress: false,
         };
         let stop = tokio::time::sleep(Duration::from_millis(100));
         let outcome = tokio::time::timeout(

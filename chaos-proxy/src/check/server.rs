@@ -36,6 +36,8 @@ pub struct ServerCheck {
     pub repro_dir: Option<PathBuf>,
     /// What every upgrade request carries besides the case's own headers.
     pub extras: RequestExtras,
+    /// One line on stderr per finished case (`--progress`).
+    pub progress: bool,
 }
 
 /// What the user adds to every upgrade request, for servers that need a token, a
@@ -190,6 +192,19 @@ fn has_frame(bytes: &[u8]) -> bool {
     outcome.violation.is_some() || outcome.frames.iter().any(|f| f.done.is_some())
 }
 
+/// The `--progress` line for a finished case: `37/520 pass rsv.rsv2`, and the
+/// agent a harness gave, if any.
+pub fn progress_line(done: usize, total: usize, r: &CaseResult, agent: Option<&str>) {
+    let verdict = serde_json::to_value(r.verdict)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    match agent {
+        Some(a) => eprintln!("{done}/{total} {verdict} {} (agent {a})", r.id),
+        None => eprintln!("{done}/{total} {verdict} {}", r.id),
+    }
+}
+
 /// How long the probe waits for what a target sends after its 101.
 const PROBE_WINDOW: Duration = Duration::from_millis(500);
 
@@ -242,7 +257,12 @@ pub async fn run_suite_until(
     loop {
         tokio::select! {
             joined = set.join_next() => match joined {
-                Some(Ok(Some(r))) => results.push(r),
+                Some(Ok(Some(r))) => {
+                    if cfg.progress {
+                        progress_line(results.len() + 1, total, &r.1, None);
+                    }
+                    results.push(r);
+                }
                 Some(_) => {}
                 None => break,
             },

@@ -48,6 +48,7 @@ impl RunCommand for CheckClient {
             seed,
             timeout_ms,
             strict,
+            progress,
         } = self.run;
         let addr = parse_addr("--listen", &self.listen)?;
         let timeout = millis("--timeout-ms", timeout_ms)?;
@@ -75,6 +76,7 @@ impl RunCommand for CheckClient {
             timeout,
             wait: std::time::Duration::from_secs(wait_s),
             repro_dir: output.repro_dir(),
+            progress,
         };
         let started = now_rfc3339();
         let outcome = serve_until(listener, cfg, selected, shutdown.wait()).await;

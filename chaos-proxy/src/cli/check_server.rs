@@ -135,6 +135,7 @@ impl RunCommand for CheckServer {
             seed,
             timeout_ms,
             strict,
+            progress,
         } = self.run;
         let target = WsUrl::parse(&self.target)?;
         let timeout = millis("--timeout-ms", timeout_ms)?;
@@ -160,6 +161,7 @@ impl RunCommand for CheckServer {
             jobs,
             repro_dir: output.repro_dir(),
             extras,
+            progress,
         };
         let started = now_rfc3339();
         let total = selected.len();

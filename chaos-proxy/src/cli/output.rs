@@ -87,6 +87,10 @@ pub struct CaseRun {
     /// does not fail the run.
     #[arg(long)]
     pub strict: bool,
+    /// One line on stderr per finished case: `37/520 pass rsv.rsv2` (check-client
+    /// also names the agent a harness gave).
+    #[arg(long)]
+    pub progress: bool,
 }
 
 /// Writes `report` as `output` asks and returns the exit status: 2 when the run

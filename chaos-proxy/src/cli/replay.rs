@@ -68,6 +68,7 @@ impl RunCommand for Replay {
             jobs: 1,
             repro_dir: None,
             extras: Default::default(),
+            progress: false,
         };
         let mut failed = false;
         for file in &self.files {
