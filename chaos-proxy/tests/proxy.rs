@@ -380,6 +380,13 @@ fn connections_within_fd_limit(want: usize, per: usize) -> usize {
     want.min(fit)
 }
 
+/// A directory of its own for this test run, empty (and not yet created).
+fn empty_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("wschaos-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
 /// The names of the files in `dir`, sorted.
 fn file_names(dir: &std::path::Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
@@ -604,8 +611,7 @@ async fn record_saves_faulted_connections_as_replay_files_and_fuzz_seeds() {
     let server = spawn_echo_server("127.0.0.1:0", ServerFlaw::None)
         .await
         .unwrap();
-    let dir = std::env::temp_dir().join(format!("wschaos-record-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = empty_dir("record");
     let mut proxy = Proxy::start_recording(
         server.addr,
         &["flip-mask@c2s:nth=3"],
@@ -660,8 +666,7 @@ async fn record_keeps_connections_hit_only_by_a_transport_fault() {
     let server = spawn_echo_server("127.0.0.1:0", ServerFlaw::None)
         .await
         .unwrap();
-    let dir = std::env::temp_dir().join(format!("wschaos-record-t-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = empty_dir("record-t");
     let mut proxy = Proxy::start_recording(
         server.addr,
         &["latency@c2s:ms=5"],
@@ -917,8 +922,7 @@ async fn a_recording_keeps_a_fault_that_lands_past_the_cap() {
     let server = spawn_echo_server("127.0.0.1:0", ServerFlaw::None)
         .await
         .unwrap();
-    let dir = std::env::temp_dir().join(format!("wschaos-record-late-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = empty_dir("record-late");
     let mut proxy = Proxy::start_recording(
         server.addr,
         &["flip-mask@c2s:nth=8"],
