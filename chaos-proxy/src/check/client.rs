@@ -22,7 +22,7 @@ use crate::catalogue::{Case, Expect, Setup};
 use crate::check::fuzzingserver::{self, Route};
 use crate::check::observe::{Answer, ObserveOptions, observe, plan_answers};
 use crate::check::server::STOP_GRACE;
-use crate::check::{case_result, read_head, write_case};
+use crate::check::{case_result, read_head, valid_first, write_case};
 use crate::report::{CaseResult, Observed, Verdict};
 use crate::verdict::{Judgement, judge};
 
@@ -389,7 +389,7 @@ async fn handle(mut stream: TcpStream, state: &Mutex<State>, cfg: &ClientCheck) 
             } else {
                 st.results.len()
             };
-            crate::check::server::progress_line(done, total, &result, agent.as_deref());
+            crate::check::progress_line(done, total, &result, agent.as_deref());
         }
         st.results[index] = Some(result);
     }
@@ -431,24 +431,20 @@ async fn run_case(
     if !case.pre.is_empty() {
         // The valid message first, and its echo awaited (the `after-valid.*`
         // cases), as check-server does.
-        write_case(stream, &case.pre, crate::catalogue::Write::Whole, deadline).await;
         let pre_plan = plan_answers(Role::Client, None, &case.pre);
         let opts = ObserveOptions {
             we_are: Role::Server,
             deflate: None,
-            plan: Some(&pre_plan),
+            plan: None,
             key: [0; 4],
             deadline,
             sent_close: false,
             close_when_done: false,
         };
-        let obs = observe(stream, &leftover, opts).await;
-        if !crate::check::observe::answers_complete(&pre_plan, &obs.answers) {
-            let note = "the valid message before the violation was not echoed".to_owned();
-            let observed = crate::verdict::observed_of(&obs, &pre_plan);
-            return Judgement::new(observed, Verdict::Fail, Some(note));
+        match valid_first(stream, &case.pre, &pre_plan, opts, &leftover).await {
+            Ok(answers) => answers_before = answers,
+            Err(failed) => return failed,
         }
-        answers_before = obs.answers;
         leftover.clear();
     }
     let early = write_case(stream, &case.bytes, case.write, deadline).await;

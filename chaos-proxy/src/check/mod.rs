@@ -15,6 +15,7 @@ use tokio::time::{Instant, timeout_at};
 use wschaos_codec::handshake::{HandshakeError, MAX_HANDSHAKE_BYTES};
 
 use crate::catalogue::{Case, Write};
+use crate::check::observe::{Answer, ObserveOptions, answers_complete, observe};
 use crate::report::{CaseResult, Verdict};
 use crate::verdict::Judgement;
 
@@ -92,6 +93,49 @@ async fn peer_acted(stream: &TcpStream) -> bool {
     tokio::time::timeout(std::time::Duration::ZERO, stream.peek(&mut b))
         .await
         .is_ok()
+}
+
+/// The `after-valid.*` cases' first step: writes the valid traffic `pre` and
+/// waits for all it is owed (`plan`: what a conforming receiver answers). Returns
+/// those answers, or, when they do not all come, the case's `fail`. `opts` is how
+/// the rest of the case is observed; `leftover` is what was read past the head.
+pub async fn valid_first(
+    stream: &mut TcpStream,
+    pre: &[u8],
+    plan: &[Answer],
+    opts: ObserveOptions<'_>,
+    leftover: &[u8],
+) -> Result<Vec<Answer>, Judgement> {
+    write_case(stream, pre, Write::Whole, opts.deadline).await;
+    let opts = ObserveOptions {
+        plan: Some(plan),
+        sent_close: false,
+        close_when_done: false,
+        ..opts
+    };
+    let obs = observe(stream, leftover, opts).await;
+    if answers_complete(plan, &obs.answers) {
+        return Ok(obs.answers);
+    }
+    let note = "the valid message before the violation was not echoed".to_owned();
+    Err(Judgement::new(
+        crate::verdict::observed_of(&obs, plan),
+        Verdict::Fail,
+        Some(note),
+    ))
+}
+
+/// The `--progress` line for a finished case: `37/520 pass rsv.rsv2`, and the
+/// agent a harness gave, if any.
+pub fn progress_line(done: usize, total: usize, r: &CaseResult, agent: Option<&str>) {
+    let verdict = serde_json::to_value(r.verdict)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    match agent {
+        Some(a) => eprintln!("{done}/{total} {verdict} {} (agent {a})", r.id),
+        None => eprintln!("{done}/{total} {verdict} {}", r.id),
+    }
 }
 
 /// The report record of a run case. The bytes of a case that did not pass are

@@ -20,12 +20,12 @@ use wschaos_codec::validate::DeflateConfig;
 
 use crate::catalogue::Write;
 use crate::catalogue::{Case, Expect, HOST_PLACEHOLDER, PATH_PLACEHOLDER, Setup};
-use crate::check::observe::{Answer, ObserveOptions, answers_complete, observe, plan_answers};
-use crate::check::{HeadError, case_result, read_head, write_case};
+use crate::check::observe::{Answer, ObserveOptions, observe, plan_answers};
+use crate::check::{HeadError, case_result, read_head, valid_first, write_case};
 use crate::report::{CaseResult, Observed, Verdict};
 use crate::seed::{key_nonce, mask_key};
 use crate::url::WsUrl;
-use crate::verdict::{self, Judgement, judge, observed_of};
+use crate::verdict::{self, Judgement, judge};
 
 #[derive(Debug, Clone)]
 pub struct ServerCheck {
@@ -192,19 +192,6 @@ fn has_frame(bytes: &[u8]) -> bool {
     outcome.violation.is_some() || outcome.frames.iter().any(|f| f.done.is_some())
 }
 
-/// The `--progress` line for a finished case: `37/520 pass rsv.rsv2`, and the
-/// agent a harness gave, if any.
-pub fn progress_line(done: usize, total: usize, r: &CaseResult, agent: Option<&str>) {
-    let verdict = serde_json::to_value(r.verdict)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default();
-    match agent {
-        Some(a) => eprintln!("{done}/{total} {verdict} {} (agent {a})", r.id),
-        None => eprintln!("{done}/{total} {verdict} {}", r.id),
-    }
-}
-
 /// How long the probe waits for what a target sends after its 101.
 const PROBE_WINDOW: Duration = Duration::from_millis(500);
 
@@ -259,7 +246,7 @@ pub async fn run_suite_until(
             joined = set.join_next() => match joined {
                 Some(Ok(Some(r))) => {
                     if cfg.progress {
-                        progress_line(results.len() + 1, total, &r.1, None);
+                        crate::check::progress_line(results.len() + 1, total, &r.1, None);
                     }
                     results.push(r);
                 }
@@ -412,23 +399,20 @@ async fn drive(cfg: &ServerCheck, case: &Case, deadline: Instant) -> Judgement {
     let mut leftover = buf[resp.head_len..].to_vec();
     let mut answers_before = Vec::new();
     if !case.pre.is_empty() {
-        write_case(&mut stream, &case.pre, Write::Whole, deadline).await;
         let pre_plan = plan_answers(Role::Server, receive, &case.pre);
         let opts = ObserveOptions {
             we_are: Role::Client,
             deflate,
-            plan: Some(&pre_plan),
+            plan: None,
             key,
             deadline,
             sent_close: false,
             close_when_done: false,
         };
-        let obs = observe(&mut stream, &leftover, opts).await;
-        if !answers_complete(&pre_plan, &obs.answers) {
-            let note = "the valid message before the violation was not echoed".to_owned();
-            return Judgement::new(observed_of(&obs, &pre_plan), Verdict::Fail, Some(note));
+        match valid_first(&mut stream, &case.pre, &pre_plan, opts, &leftover).await {
+            Ok(answers) => answers_before = answers,
+            Err(failed) => return failed,
         }
-        answers_before = obs.answers;
         leftover.clear();
     }
     if hung_up_already(&stream, &mut leftover) {
