@@ -481,6 +481,31 @@ mod tests {
         }
     }
 
+    /// A paused case (Autobahn 6.4.x, 5.19): the right reaction that came only
+    /// after the last piece is non-strict; before it, or unpaused, it passes.
+    #[test]
+    fn a_pass_that_came_only_after_the_last_paused_piece_is_non_strict() {
+        let e = Expect::Close {
+            codes: vec![CloseCode::Invalid],
+            after_valid: false,
+        };
+        let with = |early| Observation {
+            acted_before_end: early,
+            ..close_obs(Some(1007), true)
+        };
+        assert_eq!(judge(&e, &[], &with(None)).verdict, Verdict::Pass);
+        assert_eq!(judge(&e, &[], &with(Some(true))).verdict, Verdict::Pass);
+        let late = judge(&e, &[], &with(Some(false)));
+        assert_eq!(late.verdict, Verdict::NonStrict);
+        assert!(late.note.unwrap().contains("not fast"));
+        // A wrong reaction stays what it was.
+        let wrong = Observation {
+            acted_before_end: Some(false),
+            ..close_obs(Some(1000), true)
+        };
+        assert_eq!(judge(&e, &[], &wrong).verdict, Verdict::Fail);
+    }
+
     #[test]
     fn close_case_verdicts_follow_spec() {
         let e = Expect::Close {

@@ -653,3 +653,48 @@ pub fn id_matches(glob: &str, id: &str) -> bool {
     }
     go(glob.as_bytes(), id.as_bytes())
 }
+
+#[cfg(test)]
+mod write_tests {
+    use super::*;
+
+    #[test]
+    fn write_modes_cut_where_they_say() {
+        let bytes: Vec<u8> = (0..10).collect();
+        assert_eq!(Write::Whole.pieces(&bytes), [&bytes[..]]);
+        assert_eq!(Write::Chop(4).pieces(&bytes).len(), 3);
+        let paused = Write::Paused {
+            cuts: [3, 7],
+            ms: 1000,
+        };
+        assert_eq!(
+            paused.pieces(&bytes),
+            [&bytes[..3], &bytes[3..7], &bytes[7..]]
+        );
+        assert_eq!(
+            paused.pauses_total(&bytes),
+            std::time::Duration::from_secs(2)
+        );
+        let one = Write::Paused {
+            cuts: [4, 0],
+            ms: 50,
+        };
+        assert_eq!(one.pieces(&bytes).len(), 2);
+        assert_eq!(
+            one.pauses_total(&bytes),
+            std::time::Duration::from_millis(50)
+        );
+        assert_eq!(
+            Write::Chop(1).pauses_total(&bytes),
+            std::time::Duration::ZERO
+        );
+        // One write per frame: two frames, two pieces.
+        let frames = [
+            Frame::text("ab").encode().unwrap(),
+            Frame::ping(b"c").encode().unwrap(),
+        ]
+        .concat();
+        let pieces = Write::PerFrame.pieces(&frames);
+        assert_eq!(pieces.iter().map(|p| p.len()).collect::<Vec<_>>(), [4, 3]);
+    }
+}
