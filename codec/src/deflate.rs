@@ -29,11 +29,25 @@ impl std::fmt::Debug for Inflater {
 }
 
 impl Inflater {
+    /// An inflater with the 15-bit window, which decodes streams made with any
+    /// smaller window.
     pub fn new(reset_per_message: bool) -> Inflater {
+        Inflater::with_window(reset_per_message, 15)
+    }
+
+    /// An inflater whose window is `bits` (8 to 15) wide: a stream that refers
+    /// further back than the sender's agreed `*_max_window_bits` allow is an
+    /// error. zlib resolves a reference from its window plus the output of the
+    /// current call, so the output is taken in pieces of the window's size: a
+    /// reference more than twice the window back always fails. (zlib's
+    /// smallest inflate window is 9 bits; an 8-bit window is checked with it and
+    /// 256-byte pieces.)
+    pub fn with_window(reset_per_message: bool, bits: u8) -> Inflater {
+        let bits = bits.clamp(8, 15);
+        let scratch = if bits < 15 { 1 << bits } else { SCRATCH };
         Inflater {
-            // A 15-bit window decodes streams made with any smaller window.
-            inner: Decompress::new(false),
-            scratch: vec![0u8; SCRATCH].into_boxed_slice(),
+            inner: Decompress::new_with_window_bits(false, bits.max(9)),
+            scratch: vec![0u8; scratch].into_boxed_slice(),
             reset_per_message,
         }
     }
@@ -94,25 +108,67 @@ pub enum InflateOrSink<E> {
 /// Compresses one message as permessage-deflate does (sync flush, tail removed),
 /// with a fresh context: what a sender with no context takeover writes.
 pub fn compress_message(data: &[u8]) -> Vec<u8> {
-    let mut c = Compress::new(Compression::default(), false);
-    let mut out = Vec::with_capacity(data.len() / 2 + 64);
-    let mut input = data;
-    loop {
-        if out.capacity() - out.len() < 64 {
-            out.reserve(out.capacity().max(64));
-        }
-        let before = c.total_in();
-        // Compress into the vector's spare capacity; cannot fail for raw deflate.
-        let _ = c.compress_vec(input, &mut out, FlushCompress::Sync);
-        input = &input[(c.total_in() - before) as usize..];
-        if input.is_empty() && out.len() < out.capacity() {
-            break;
+    Compressor::new(true, 15).message(data)
+}
+
+/// A permessage-deflate sender for one direction of a connection: keeps its
+/// context from message to message unless told not to, and never refers
+/// further back than its window.
+pub struct Compressor {
+    inner: Compress,
+    reset_per_message: bool,
+}
+
+impl std::fmt::Debug for Compressor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Compressor")
+            .field("reset_per_message", &self.reset_per_message)
+            .finish()
+    }
+}
+
+impl Compressor {
+    /// `window_bits` is the agreed `*_max_window_bits` (8 to 15). zlib cannot
+    /// make an 8-bit window, so for 8 the compressor writes stored blocks, which
+    /// refer to nothing and so fit any window.
+    pub fn new(reset_per_message: bool, window_bits: u8) -> Compressor {
+        let bits = window_bits.clamp(8, 15);
+        let inner = if bits == 8 {
+            Compress::new_with_window_bits(Compression::none(), false, 9)
+        } else {
+            Compress::new_with_window_bits(Compression::default(), false, bits)
+        };
+        Compressor {
+            inner,
+            reset_per_message,
         }
     }
-    if out.ends_with(&TAIL) {
-        out.truncate(out.len() - TAIL.len());
+
+    /// One message's payload: sync flush, the RFC 7692 tail removed.
+    pub fn message(&mut self, data: &[u8]) -> Vec<u8> {
+        let c = &mut self.inner;
+        let mut out = Vec::with_capacity(data.len() / 2 + 64);
+        let mut input = data;
+        loop {
+            if out.capacity() - out.len() < 64 {
+                out.reserve(out.capacity().max(64));
+            }
+            let before = c.total_in();
+            // Compress into the vector's spare capacity; cannot fail for raw deflate.
+            let _ = c.compress_vec(input, &mut out, FlushCompress::Sync);
+            input = &input[(c.total_in() - before) as usize..];
+            if input.is_empty() && out.len() < out.capacity() {
+                break;
+            }
+        }
+        if out.ends_with(&TAIL) {
+            out.truncate(out.len() - TAIL.len());
+        }
+        if self.reset_per_message {
+            c.reset();
+        }
+        out
     }
-    out
 }
 
 #[cfg(test)]
@@ -153,6 +209,45 @@ mod tests {
         }
         inf.finish_message(&mut sink).unwrap();
         assert_eq!(out, msg);
+    }
+
+    #[test]
+    fn context_takeover_and_windows_are_honoured() {
+        let mut x = 1u32;
+        let msg: Vec<u8> = (0..4000)
+            .map(|_| {
+                x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                (x >> 24) as u8
+            })
+            .collect();
+        let inflate = |inf: &mut Inflater, z: &[u8]| inflate_all(inf, z);
+        // With context kept, the second copy is a back-reference: tiny, and
+        // only an inflater that kept its context decodes it.
+        let mut c = Compressor::new(false, 15);
+        let (a, b) = (c.message(&msg), c.message(&msg));
+        assert!(b.len() < a.len() / 4, "{} {}", a.len(), b.len());
+        let mut keep = Inflater::new(false);
+        assert_eq!(inflate(&mut keep, &a).unwrap(), msg);
+        assert_eq!(inflate(&mut keep, &b).unwrap(), msg);
+        let mut fresh = Inflater::new(true);
+        assert_eq!(inflate(&mut fresh, &a).unwrap(), msg);
+        assert_ne!(inflate(&mut fresh, &b).ok(), Some(msg.clone()));
+        // A 9-bit window: a 9-bit inflater decodes it; a stream made with the
+        // 15-bit window that refers 4000 bytes back is rejected by it.
+        let far: Vec<u8> = msg.iter().chain(&msg).copied().collect();
+        let z9 = Compressor::new(true, 9).message(&far);
+        assert_eq!(
+            inflate(&mut Inflater::with_window(true, 9), &z9).unwrap(),
+            far
+        );
+        let z15 = Compressor::new(true, 15).message(&far);
+        assert!(inflate(&mut Inflater::with_window(true, 9), &z15).is_err());
+        // Eight bits: stored blocks, readable with the smallest window.
+        let z8 = Compressor::new(true, 8).message(&far);
+        assert_eq!(
+            inflate(&mut Inflater::with_window(true, 8), &z8).unwrap(),
+            far
+        );
     }
 
     #[test]

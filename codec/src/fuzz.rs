@@ -70,6 +70,7 @@ pub(crate) fn config_for(
     if let Some(reset) = deflate {
         c.deflate = Some(DeflateConfig {
             peer_no_context_takeover: reset,
+            ..DeflateConfig::default()
         });
     }
     c

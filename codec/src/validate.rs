@@ -19,6 +19,8 @@ pub struct DeflateConfig {
     /// The sender resets its compression context after each message
     /// (`client_no_context_takeover` for a server receiving, `server_...` for a client).
     pub peer_no_context_takeover: bool,
+    /// The sender's agreed window (`*_max_window_bits`); `None` is 15 bits.
+    pub peer_max_window_bits: Option<u8>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -246,10 +248,10 @@ impl Validator {
                 };
                 if m.compressed {
                     let inflater = self.inflater.get_or_insert_with(|| {
-                        Inflater::new(
-                            self.config
-                                .deflate
-                                .is_some_and(|d| d.peer_no_context_takeover),
+                        let d = self.config.deflate.unwrap_or_default();
+                        Inflater::with_window(
+                            d.peer_no_context_takeover,
+                            d.peer_max_window_bits.unwrap_or(15),
                         )
                     });
                     inflater
