@@ -384,6 +384,7 @@ async fn drive(cfg: &ServerCheck, case: &Case, deadline: Instant) -> Judgement {
         .and_then(|e| DeflateParams::from_response(e).ok())
         .map(|p| DeflateConfig {
             peer_no_context_takeover: p.server_no_context_takeover,
+            peer_max_window_bits: p.server_max_window_bits,
         });
     if case.setup == Setup::OfferDeflate && deflate.is_none() {
         return Judgement::new(
@@ -394,6 +395,7 @@ async fn drive(cfg: &ServerCheck, case: &Case, deadline: Instant) -> Judgement {
     }
     let receive = deflate.map(|_| DeflateConfig {
         peer_no_context_takeover: true,
+        ..DeflateConfig::default()
     });
     let key = mask_key(cfg.seed);
     let mut leftover = buf[resp.head_len..].to_vec();
