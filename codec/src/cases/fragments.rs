@@ -164,17 +164,32 @@ fn fragmentation(b: &mut Builder) {
         Frame::new(OpCode::CONTINUE, "fragment5"),
     ]);
     let cut = before.len() as u32;
+    let bytes = [before, after].concat();
     b.push(
         "ok.pings-in-paused-message",
         "text in five fragments, pings after the second and fourth, a 1 s pause after the first ping",
-        [before, after].concat(),
+        bytes.clone(),
         Expected::Echo,
     );
     b.written(Write::Paused {
         cuts: [cut, 0],
         ms: 1000,
+        per_frame: false,
     })
     .covers(&["5.19"]);
+    // Autobahn 5.20: the same, each frame its own write.
+    b.push(
+        "ok.pings-in-paused-message+per-frame",
+        "text in five fragments, pings after the second and fourth, a 1 s pause after the first ping (one write per frame)",
+        bytes,
+        Expected::Echo,
+    );
+    b.written(Write::Paused {
+        cuts: [cut, 0],
+        ms: 1000,
+        per_frame: true,
+    })
+    .covers(&["5.20"]);
 
     // Autobahn 10.1.1: a 64 KiB text in the 1300-byte frames an auto-fragmenting
     // sender makes (51 frames); it must come back whole.

@@ -35,37 +35,58 @@ pub enum Write {
     /// One flushed TCP write per frame.
     PerFrame,
     /// In up to three pieces, cut at the non-zero byte offsets in `cuts`, with a
-    /// pause of `ms` after each piece but the last. The endpoint is expected to
-    /// act before the last piece arrives: to fail the connection as soon as the
+    /// pause of `ms` after each piece but the last (and, with `per_frame`, each
+    /// piece written one frame per write). The endpoint is expected to act
+    /// before the last piece arrives: to fail the connection as soon as the
     /// violation is in (fail fast), or to answer a ping while a message is still
     /// open.
-    Paused { cuts: [u32; 2], ms: u32 },
+    Paused {
+        cuts: [u32; 2],
+        ms: u32,
+        per_frame: bool,
+    },
 }
 
 impl Write {
     /// The pieces `bytes` are written in, each its own TCP write.
     pub fn pieces(self, bytes: &[u8]) -> Vec<&[u8]> {
+        self.schedule(bytes).into_iter().map(|(_, p)| p).collect()
+    }
+
+    /// The pieces `bytes` are written in, each with the pause that comes
+    /// before it (only a paused write has any).
+    pub fn schedule(self, bytes: &[u8]) -> Vec<(Option<std::time::Duration>, &[u8])> {
+        fn plain(pieces: Vec<&[u8]>) -> Vec<(Option<std::time::Duration>, &[u8])> {
+            pieces.into_iter().map(|p| (None, p)).collect()
+        }
         match self {
-            Write::Whole => vec![bytes],
-            Write::Chop(n) => bytes.chunks(n.max(1)).collect(),
-            Write::Paused { cuts, .. } => {
-                let mut out = Vec::new();
+            Write::Whole => plain(vec![bytes]),
+            Write::Chop(n) => plain(bytes.chunks(n.max(1)).collect()),
+            Write::PerFrame => plain(per_frame(bytes)),
+            Write::Paused {
+                cuts,
+                ms,
+                per_frame: frames,
+            } => {
+                let mut segments = Vec::new();
                 let mut from = 0;
                 for cut in cuts.iter().map(|&c| c as usize).filter(|&c| c > 0) {
                     let cut = cut.clamp(from, bytes.len());
-                    out.push(&bytes[from..cut]);
+                    segments.push(&bytes[from..cut]);
                     from = cut;
                 }
-                out.push(&bytes[from..]);
-                out
-            }
-            Write::PerFrame => {
+                segments.push(&bytes[from..]);
+                let pause = std::time::Duration::from_millis(ms.into());
                 let mut out = Vec::new();
-                let mut rest = bytes;
-                while !rest.is_empty() {
-                    let len = frame_len(rest).unwrap_or(rest.len()).min(rest.len());
-                    out.push(&rest[..len]);
-                    rest = &rest[len..];
+                for (i, segment) in segments.into_iter().enumerate() {
+                    let pieces = if frames {
+                        per_frame(segment)
+                    } else {
+                        vec![segment]
+                    };
+                    for (j, piece) in pieces.into_iter().enumerate() {
+                        out.push(((i > 0 && j == 0).then_some(pause), piece));
+                    }
                 }
                 out
             }
@@ -85,17 +106,29 @@ impl Write {
 
     /// How long all the pauses of writing `bytes` take.
     pub fn pauses_total(self, bytes: &[u8]) -> std::time::Duration {
-        let pieces = self.pieces(bytes).len().saturating_sub(1) as u32;
-        self.pause().unwrap_or_default() * pieces
+        self.schedule(bytes).iter().filter_map(|(p, _)| *p).sum()
     }
 
-    /// The pause after each piece but the last.
+    /// The pause between a paused write's pieces.
     pub fn pause(self) -> Option<std::time::Duration> {
         match self {
             Write::Paused { ms, .. } => Some(std::time::Duration::from_millis(ms.into())),
             _ => None,
         }
     }
+}
+
+/// `bytes` cut after each frame (a frame whose header is incomplete or too
+/// long for memory ends the last piece).
+fn per_frame(bytes: &[u8]) -> Vec<&[u8]> {
+    let mut out = Vec::new();
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let len = frame_len(rest).unwrap_or(rest.len()).min(rest.len());
+        out.push(&rest[..len]);
+        rest = &rest[len..];
+    }
+    out
 }
 
 /// The length of the frame `bytes` starts with (header and payload), when its
@@ -666,6 +699,7 @@ mod write_tests {
         let paused = Write::Paused {
             cuts: [3, 7],
             ms: 1000,
+            per_frame: false,
         };
         assert_eq!(
             paused.pieces(&bytes),
@@ -678,6 +712,7 @@ mod write_tests {
         let one = Write::Paused {
             cuts: [4, 0],
             ms: 50,
+            per_frame: false,
         };
         assert_eq!(one.pieces(&bytes).len(), 2);
         assert_eq!(
@@ -696,5 +731,23 @@ mod write_tests {
         .concat();
         let pieces = Write::PerFrame.pieces(&frames);
         assert_eq!(pieces.iter().map(|p| p.len()).collect::<Vec<_>>(), [4, 3]);
+        // Paused and one write per frame: three frames, a pause after the
+        // first; the pause comes only before the second segment.
+        let three = [frames.clone(), Frame::text("d").encode().unwrap()].concat();
+        let mixed = Write::Paused {
+            cuts: [4, 0],
+            ms: 10,
+            per_frame: true,
+        };
+        let plan: Vec<(bool, usize)> = mixed
+            .schedule(&three)
+            .iter()
+            .map(|(p, b)| (p.is_some(), b.len()))
+            .collect();
+        assert_eq!(plan, [(false, 4), (true, 3), (false, 3)]);
+        assert_eq!(
+            mixed.pauses_total(&three),
+            std::time::Duration::from_millis(10)
+        );
     }
 }

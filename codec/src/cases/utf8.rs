@@ -425,7 +425,12 @@ fn fail_fast(b: &mut Builder) {
             frames.concat(),
             codes(&[1007]),
         );
-        b.written(Write::Paused { cuts, ms: pause }).covers(&[id]);
+        b.written(Write::Paused {
+            cuts,
+            ms: pause,
+            per_frame: false,
+        })
+        .covers(&[id]);
         // One frame, written in the same three parts.
         let payload = [p1.as_slice(), p2, p3].concat();
         let frame = b.f(Frame::new(OpCode::TEXT, payload.clone()));
@@ -441,8 +446,12 @@ fn fail_fast(b: &mut Builder) {
             frame,
             codes(&[1007]),
         );
-        b.written(Write::Paused { cuts, ms: pause })
-            .covers(&[chopped]);
+        b.written(Write::Paused {
+            cuts,
+            ms: pause,
+            per_frame: false,
+        })
+        .covers(&[chopped]);
     }
 }
 
