@@ -11,11 +11,13 @@ use sha1::{Digest as _, Sha1};
 
 mod edit;
 mod extension;
+mod negotiation;
 
 pub use edit::{inject_extension, strip_all_extensions, strip_extension};
 pub use extension::{
     DeflateParams, ExtensionOffer, PERMESSAGE_DEFLATE, parse_extensions, parse_token_list,
 };
+pub use negotiation::{DeflateProfile, check_answer, deflate_elements};
 
 /// Largest accepted head (request/status line, headers and blank line), in bytes.
 pub const MAX_HANDSHAKE_BYTES: usize = 16 * 1024;
