@@ -1,6 +1,7 @@
 //! Writes the checked-in seed corpora under corpus/<target>/ from the case
 //! catalogue (every valid frame kind and every violation, for both receivers) and
 //! from handshakes of RFC 6455. Run: cargo run -p wschaos-codec --example seed_corpus
+//! [TARGET...] (with targets named, only their folders are written).
 
 use std::path::Path;
 
@@ -11,7 +12,19 @@ use wschaos_codec::fuzz::SplitInput;
 
 const KEY: [u8; 4] = [0xA1, 0x5B, 0x3C, 0x0D];
 
+/// The differential targets: one input format, the same seeds.
+const DIFFERENTIAL: &[&str] = &[
+    "differential_tungstenite",
+    "differential_fastwebsockets",
+    "differential_tokio_websockets",
+];
+
 fn write(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+    let only: Vec<String> = std::env::args().skip(1).collect();
+    let target = dir.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    if !only.is_empty() && !only.iter().any(|t| t == target) {
+        return Ok(());
+    }
     std::fs::create_dir_all(dir)?;
     std::fs::write(dir.join(name), bytes)
 }
@@ -25,8 +38,9 @@ fn main() -> std::io::Result<()> {
             "client"
         };
         for case in frame_cases(receiver, KEY) {
-            // Large size-boundary controls would only be truncated by -max_len.
-            if case.bytes.len() > 4096 {
+            // Large size-boundary controls would only be truncated by -max_len;
+            // bulk cases generate their messages when run and hold no bytes.
+            if case.bytes.len() > 4096 || case.bulk.is_some() {
                 continue;
             }
             let name = format!("{}-{side}", case.id);
@@ -51,11 +65,9 @@ fn main() -> std::io::Result<()> {
                     max_message_size: None,
                     data: case.bytes.clone(),
                 };
-                write(
-                    &root.join("differential_tungstenite"),
-                    &name,
-                    &diff.to_bytes(),
-                )?;
+                for target in DIFFERENTIAL {
+                    write(&root.join(target), &name, &diff.to_bytes())?;
+                }
             }
         }
     }

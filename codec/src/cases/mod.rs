@@ -8,6 +8,9 @@ use crate::deflate::compress_message;
 use crate::encode::Frame;
 use crate::frame::{LengthForm, OpCode, Role};
 
+pub use bulk::{Bulk, Corpus, Payload, compressed_count};
+
+mod bulk;
 mod closing;
 mod fragments;
 mod pings;
@@ -155,6 +158,9 @@ pub struct FrameCase {
     /// The Autobahn|Testsuite case ids this case covers (the same frames, flags,
     /// payload class and write mode, judged on the same reaction).
     pub autobahn: Vec<String>,
+    /// Many or large messages, generated when the case runs (`bytes` is then
+    /// empty): each is sent as `write` says and must be echoed before the next.
+    pub bulk: Option<Bulk>,
 }
 
 /// Builds frames as `sender` would (masked with `key` when the sender is a client)
@@ -190,6 +196,7 @@ impl Builder {
             needs_deflate: id.starts_with("deflate."),
             write: Write::Whole,
             autobahn: Vec::new(),
+            bulk: None,
         });
     }
 
@@ -652,6 +659,7 @@ pub fn frame_cases(receiver: Role, key: [u8; 4]) -> Vec<FrameCase> {
     fragments::push(&mut b);
     utf8::push(&mut b);
     closing::push(&mut b);
+    bulk::push_all(&mut b);
 
     b.cases
 }
