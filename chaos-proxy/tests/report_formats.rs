@@ -29,6 +29,7 @@ fn case(
         duration_ms: 1234,
         note: note.map(str::to_owned),
         repro: None,
+        wire: None,
     }
 }
 

@@ -22,7 +22,9 @@ use crate::catalogue::{Case, Expect, Setup};
 use crate::check::fuzzingserver::{self, Route};
 use crate::check::observe::{Answer, ObserveOptions, observe, plan_answers};
 use crate::check::server::STOP_GRACE;
+use crate::check::wire::{Recorded, Wire};
 use crate::check::{case_result, read_head, valid_first, write_case};
+use crate::report::exchange::Dir;
 use crate::report::{CaseResult, Observed, Verdict};
 use crate::verdict::{Judgement, judge};
 
@@ -40,9 +42,24 @@ pub struct ClientCheck {
 /// Connections served at once; more wait for a slot (bounded memory).
 const MAX_CONCURRENT: usize = 64;
 
+/// One agent's results, in case order.
+struct AgentResults {
+    results: Vec<Option<CaseResult>>,
+    /// Its harness asked `/updateReports` (its run is over; with or without
+    /// `shutdownOnComplete`, it is done once every case has a result).
+    reports_asked: bool,
+}
+
+/// The agent of connections that name none (`/case/<id>`, bare paths).
+const NO_AGENT: &str = "";
+
 struct State {
     cases: Vec<Case>,
-    results: Vec<Option<CaseResult>>,
+    /// Results per agent, in the order agents first came (`NO_AGENT` for
+    /// connections that named none).
+    agents: Vec<(String, AgentResults)>,
+    /// How many named agents the run waits for (`--agents`).
+    expect_agents: usize,
     /// Next case index handed to a connection that names none.
     next: usize,
     /// Requests that attempted an upgrade and so were handed a case.
@@ -51,27 +68,55 @@ struct State {
     numbered: Vec<usize>,
     /// A harness asked `/getCaseCount`: the run is the numbered cases only.
     autobahn_numbering: bool,
-    /// The agent names harnesses gave in `/runCase?agent=`.
-    agents: std::collections::BTreeSet<String>,
-    /// A harness asked `/updateReports` (its run is over; with or without
-    /// `shutdownOnComplete`, the run ends once every case has a result).
-    reports_asked: bool,
 }
 
 impl State {
-    fn done(&self) -> bool {
+    fn done(&self, a: &AgentResults) -> bool {
         if self.autobahn_numbering {
-            self.numbered.iter().all(|&i| self.results[i].is_some())
+            self.numbered.iter().all(|&i| a.results[i].is_some())
         } else {
-            self.results.iter().all(Option::is_some)
+            a.results.iter().all(Option::is_some)
         }
     }
 
-    /// The run is over: every case has a result and, when a harness drives it
-    /// with Autobahn's paths, that harness has asked `/updateReports` (it still
-    /// needs the server until then).
+    /// An agent's results, made empty on its first visit.
+    fn agent_mut(&mut self, name: &str) -> &mut AgentResults {
+        let i = match self.agents.iter().position(|(n, _)| n == name) {
+            Some(i) => i,
+            None => {
+                let results = vec![None; self.cases.len()];
+                self.agents.push((
+                    name.to_owned(),
+                    AgentResults {
+                        results,
+                        reports_asked: false,
+                    },
+                ));
+                self.agents.len() - 1
+            }
+        };
+        &mut self.agents[i].1
+    }
+
+    fn agent(&self, name: &str) -> Option<&AgentResults> {
+        self.agents.iter().find(|(n, _)| n == name).map(|(_, a)| a)
+    }
+
+    /// The run is over. With harnesses that name their agent (Autobahn's
+    /// paths): `expect_agents` of them have come, and each has a result for
+    /// every case and has asked `/updateReports` (it still needs the server
+    /// until then). Otherwise: every case has a result.
     fn finished(&self) -> bool {
-        self.done() && (self.agents.is_empty() || self.reports_asked)
+        let named: Vec<&AgentResults> = self
+            .agents
+            .iter()
+            .filter(|(n, _)| n != NO_AGENT)
+            .map(|(_, a)| a)
+            .collect();
+        if named.is_empty() {
+            return self.agent(NO_AGENT).is_some_and(|a| self.done(a));
+        }
+        named.len() >= self.expect_agents && named.iter().all(|a| self.done(a) && a.reports_asked)
     }
 }
 
@@ -99,6 +144,19 @@ pub struct ServeOutcome {
     pub unnumbered: usize,
     /// The agent names harnesses gave.
     pub agents: Vec<String>,
+    /// Every agent's results, in the order agents first came (`results`,
+    /// `not_run` and `unnumbered` above are the first one's).
+    pub per_agent: Vec<AgentOutcome>,
+}
+
+/// One agent's part of a check-client run.
+#[derive(Debug, Clone)]
+pub struct AgentOutcome {
+    /// The name its harness gave; `None` for connections that named none.
+    pub agent: Option<String>,
+    pub results: Vec<CaseResult>,
+    pub not_run: usize,
+    pub unnumbered: usize,
 }
 
 /// Like [`serve`], but once `stop` resolves no further connection is accepted, and
@@ -109,6 +167,19 @@ pub async fn serve_until(
     cases: Vec<Case>,
     stop: impl std::future::Future<Output = ()>,
 ) -> ServeOutcome {
+    serve_agents_until(listener, cfg, cases, 1, stop).await
+}
+
+/// Like [`serve_until`], for harnesses of `expect_agents` agents (Autobahn's
+/// `agent=`), one after another or at once: the run ends once that many have
+/// each run every case and asked `/updateReports`.
+pub async fn serve_agents_until(
+    listener: TcpListener,
+    cfg: ClientCheck,
+    cases: Vec<Case>,
+    expect_agents: usize,
+    stop: impl std::future::Future<Output = ()>,
+) -> ServeOutcome {
     let n = cases.len();
     let numbered = (0..n)
         .filter(|&i| fuzzingserver::numbered(&cases[i]))
@@ -117,11 +188,10 @@ pub async fn serve_until(
         numbered,
         autobahn_numbering: false,
         cases,
-        results: vec![None; n],
+        agents: Vec::new(),
+        expect_agents: expect_agents.max(1),
         next: 0,
         claimed: 0,
-        agents: Default::default(),
-        reports_asked: false,
     }));
     let finished = Arc::new(Notify::new());
     let permits = Arc::new(Semaphore::new(MAX_CONCURRENT));
@@ -175,31 +245,49 @@ pub async fn serve_until(
     } else {
         let _ = all_done.await;
     }
-    let st = state.lock().await;
-    // Under Autobahn's numbering, the unnumbered cases no harness ran are left
-    // out (and counted), not failed.
-    let left_out =
-        |i: usize| st.autobahn_numbering && st.results[i].is_none() && !st.numbered.contains(&i);
-    let unnumbered = (0..n).filter(|&i| left_out(i)).count();
-    let results: Vec<CaseResult> = if stopped {
-        st.results.iter().flatten().cloned().collect()
-    } else {
-        (0..n)
-            .filter(|&i| !left_out(i))
-            .map(|i| {
-                st.results[i]
-                    .clone()
-                    .unwrap_or_else(|| never_served(&st.cases[i]))
-            })
-            .collect()
-    };
+    let mut st = state.lock().await;
+    if st.agents.is_empty() {
+        st.agent_mut(NO_AGENT);
+    }
+    let per_agent: Vec<AgentOutcome> = st
+        .agents
+        .iter()
+        .map(|(name, a)| {
+            // Under Autobahn's numbering, the unnumbered cases no harness ran
+            // are left out (and counted), not failed.
+            let left_out = |i: usize| {
+                st.autobahn_numbering && a.results[i].is_none() && !st.numbered.contains(&i)
+            };
+            let unnumbered = (0..n).filter(|&i| left_out(i)).count();
+            let results: Vec<CaseResult> = if stopped {
+                a.results.iter().flatten().cloned().collect()
+            } else {
+                (0..n)
+                    .filter(|&i| !left_out(i))
+                    .map(|i| {
+                        a.results[i]
+                            .clone()
+                            .unwrap_or_else(|| never_served(&st.cases[i]))
+                    })
+                    .collect()
+            };
+            AgentOutcome {
+                agent: (name != NO_AGENT).then(|| name.clone()),
+                not_run: n - unnumbered - results.len(),
+                results,
+                unnumbered,
+            }
+        })
+        .collect();
+    let first = per_agent[0].clone();
     ServeOutcome {
-        not_run: n - unnumbered - results.len(),
-        results,
+        not_run: first.not_run,
+        results: first.results,
         upgrades: st.claimed,
         stopped,
-        unnumbered,
-        agents: st.agents.iter().cloned().collect(),
+        unnumbered: first.unnumbered,
+        agents: per_agent.iter().filter_map(|a| a.agent.clone()).collect(),
+        per_agent,
     }
 }
 
@@ -213,6 +301,7 @@ fn never_served(case: &Case) -> CaseResult {
         duration_ms: 0,
         note: Some("the client never connected for this case".into()),
         repro: None,
+        wire: None,
     }
 }
 
@@ -227,11 +316,18 @@ fn attempts_upgrade(req: &Request) -> bool {
 
 /// Waits (bounded by `deadline`) for case `i`'s verdict, as Autobahn's
 /// `/getCaseStatus` does, and returns its JSON answer.
-async fn status_when_known(state: &Mutex<State>, i: usize, deadline: Instant) -> String {
+async fn status_when_known(
+    state: &Mutex<State>,
+    i: usize,
+    agent: &str,
+    deadline: Instant,
+) -> String {
     loop {
-        if let Some(r) = &state.lock().await.results[i] {
+        let st = state.lock().await;
+        if let Some(r) = st.agent(agent).and_then(|a| a.results[i].as_ref()) {
             return fuzzingserver::case_status(r);
         }
+        drop(st);
         if Instant::now() >= deadline {
             return serde_json::json!({"behavior": "UNKNOWN"}).to_string();
         }
@@ -324,9 +420,22 @@ async fn handle(mut stream: TcpStream, state: &Mutex<State>, cfg: &ClientCheck) 
             Some(st.numbered.len().to_string())
         }
         Route::CaseInfo(i) => Some(fuzzingserver::case_info(&state.lock().await.cases[*i])),
-        Route::CaseStatus(i) => Some(status_when_known(state, *i, deadline).await),
-        Route::UpdateReports => {
-            state.lock().await.reports_asked = true;
+        Route::CaseStatus { index, agent } => Some(
+            status_when_known(
+                state,
+                *index,
+                agent.as_deref().unwrap_or(NO_AGENT),
+                deadline,
+            )
+            .await,
+        ),
+        Route::UpdateReports { agent } => {
+            let mut st = state.lock().await;
+            for (name, a) in st.agents.iter_mut() {
+                if agent.as_ref().is_none_or(|want| want == name) {
+                    a.reports_asked = true;
+                }
+            }
             None
         }
         Route::Run { .. } => None,
@@ -338,13 +447,16 @@ async fn handle(mut stream: TcpStream, state: &Mutex<State>, cfg: &ClientCheck) 
     let Route::Run { index, agent } = route else {
         return;
     };
+    let agent_key = agent.clone().unwrap_or_else(|| NO_AGENT.to_owned());
     let claim = {
         let mut st = state.lock().await;
         let claim = match index {
             _ if !upgrade => Err(http_text(400, PATHS_HELP)),
             Some(i) => Ok(i),
             None => {
-                let next = (st.next..st.results.len()).find(|&i| st.results[i].is_none());
+                let from = st.next;
+                let mine = st.agent_mut(NO_AGENT);
+                let next = (from..mine.results.len()).find(|&i| mine.results[i].is_none());
                 if let Some(i) = next {
                     st.next = i + 1;
                 }
@@ -357,8 +469,8 @@ async fn handle(mut stream: TcpStream, state: &Mutex<State>, cfg: &ClientCheck) 
             }
         };
         st.claimed += usize::from(claim.is_ok());
-        if let (Ok(_), Some(a)) = (&claim, &agent) {
-            st.agents.insert(a.clone());
+        if claim.is_ok() {
+            st.agent_mut(&agent_key);
         }
         claim
     };
@@ -372,31 +484,39 @@ async fn handle(mut stream: TcpStream, state: &Mutex<State>, cfg: &ClientCheck) 
     let case = state.lock().await.cases[index].clone();
     let started = Instant::now();
     let deadline = deadline + case.write.pauses_total(&case.bytes);
+    // The request was read before the case was known; it is the log's first row.
+    let wire = Wire::new(Role::Server);
+    wire.record(Dir::Received, &buf);
+    let mut stream = wire.wrap(stream);
     let judgement = run_case(&mut stream, &req, &buf[req.head_len..], &case, deadline).await;
     debug!(id = %case.id, verdict = ?judgement.verdict, "case done");
-    let result = case_result(
+    let mut result = case_result(
         &case,
         judgement,
         started.elapsed(),
         cfg.repro_dir.as_deref(),
     );
+    result.wire = Some(Arc::new(wire.take()));
     let mut st = state.lock().await;
-    if st.results[index].is_none() {
+    let numbering = st.autobahn_numbering;
+    let numbered = st.numbered.len();
+    let mine = st.agent_mut(&agent_key);
+    if mine.results[index].is_none() {
         if cfg.progress {
-            let done = st.results.iter().filter(|r| r.is_some()).count() + 1;
-            let total = if st.autobahn_numbering {
-                st.numbered.len()
+            let done = mine.results.iter().filter(|r| r.is_some()).count() + 1;
+            let total = if numbering {
+                numbered
             } else {
-                st.results.len()
+                mine.results.len()
             };
             crate::check::progress_line(done, total, &result, agent.as_deref());
         }
-        st.results[index] = Some(result);
+        mine.results[index] = Some(result);
     }
 }
 
 async fn run_case(
-    stream: &mut TcpStream,
+    stream: &mut Recorded<TcpStream>,
     req: &Request,
     leftover: &[u8],
     case: &Case,

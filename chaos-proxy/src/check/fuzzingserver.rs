@@ -22,11 +22,11 @@ pub enum Route {
     CaseCount,
     /// `/getCaseInfo?case=N`: the case's id and description.
     CaseInfo(usize),
-    /// `/getCaseStatus?case=N&agent=A`: the verdict, once there is one.
-    CaseStatus(usize),
+    /// `/getCaseStatus?case=N&agent=A`: that agent's verdict, once there is one.
+    CaseStatus { index: usize, agent: Option<String> },
     /// `/updateReports?agent=A` (`shutdownOnComplete=true` or not): the harness
-    /// is done with its run.
-    UpdateReports,
+    /// of that agent (of every agent, when none is named) is done with its run.
+    UpdateReports { agent: Option<String> },
     /// Run a case: `Some(index)`, or the next one not yet served.
     Run {
         index: Option<usize>,
@@ -74,8 +74,16 @@ pub fn route(path: &str, cases: &[Case], numbered: &[usize]) -> Route {
         "/cases" => Route::Cases,
         "/getCaseCount" => Route::CaseCount,
         "/getCaseInfo" => number("/getCaseInfo").map_or_else(|r| r, Route::CaseInfo),
-        "/getCaseStatus" => number("/getCaseStatus").map_or_else(|r| r, Route::CaseStatus),
-        "/updateReports" => Route::UpdateReports,
+        "/getCaseStatus" => number("/getCaseStatus").map_or_else(
+            |r| r,
+            |index| Route::CaseStatus {
+                index,
+                agent: param("agent"),
+            },
+        ),
+        "/updateReports" => Route::UpdateReports {
+            agent: param("agent"),
+        },
         "/runCase" => {
             let agent = param("agent");
             if let Some(t) = param("casetuple") {
@@ -211,7 +219,10 @@ mod tests {
         assert_eq!(route("/getCaseInfo?case=2", &c), Route::CaseInfo(1));
         assert_eq!(
             route("/getCaseStatus?case=3&agent=x", &c),
-            Route::CaseStatus(2)
+            Route::CaseStatus {
+                index: 2,
+                agent: Some("x".into())
+            }
         );
         let run = |i, a: &str| Route::Run {
             index: Some(i),
@@ -229,7 +240,9 @@ mod tests {
         assert_eq!(route("/runCase?casetuple=1.1.8&agent=x", &c), run(1, "x"));
         assert_eq!(
             route("/updateReports?agent=x&shutdownOnComplete=true", &c),
-            Route::UpdateReports
+            Route::UpdateReports {
+                agent: Some("x".into())
+            }
         );
         assert_eq!(
             route("/case/rsv.rsv1+chop1", &c),

@@ -6,6 +6,7 @@ pub mod client;
 pub mod fuzzingserver;
 pub mod observe;
 pub mod server;
+pub mod wire;
 
 use std::path::{Path, PathBuf};
 
@@ -61,22 +62,19 @@ where
 /// an error here: its reaction is what gets observed next. For a paused write,
 /// returns whether the endpoint had sent something (or closed) before the last
 /// piece went out; `None` for the other modes.
-pub async fn write_case(
-    stream: &mut TcpStream,
+pub async fn write_case<S: wire::CaseStream>(
+    stream: &mut S,
     bytes: &[u8],
     mode: Write,
     deadline: Instant,
 ) -> Option<bool> {
-    let pieces = mode.pieces(bytes);
-    let last = pieces.len().saturating_sub(1);
     let mut early = mode.pause().map(|_| false);
     let _ = timeout_at(deadline, async {
-        for (i, piece) in pieces.into_iter().enumerate() {
-            if let (Some(pause), true) = (mode.pause(), i > 0) {
+        for (pause, piece) in mode.schedule(bytes) {
+            if let Some(pause) = pause {
                 tokio::time::sleep(pause).await;
-                if i == last {
-                    early = Some(peer_acted(stream).await);
-                }
+                // Seen at the last pause: before the last segment goes out.
+                early = Some(peer_acted(stream.tcp()).await);
             }
             stream.write_all(piece).await?;
             stream.flush().await?;
@@ -99,8 +97,8 @@ async fn peer_acted(stream: &TcpStream) -> bool {
 /// waits for all it is owed (`plan`: what a conforming receiver answers). Returns
 /// those answers, or, when they do not all come, the case's `fail`. `opts` is how
 /// the rest of the case is observed; `leftover` is what was read past the head.
-pub async fn valid_first(
-    stream: &mut TcpStream,
+pub async fn valid_first<S: wire::CaseStream>(
+    stream: &mut S,
     pre: &[u8],
     plan: &[Answer],
     opts: ObserveOptions<'_>,
@@ -165,6 +163,7 @@ pub fn case_result(
         duration_ms: elapsed.as_millis() as u64,
         note,
         repro,
+        wire: None,
     }
 }
 

@@ -21,6 +21,7 @@ use wschaos_codec::validate::DeflateConfig;
 use crate::catalogue::Write;
 use crate::catalogue::{Case, Expect, HOST_PLACEHOLDER, PATH_PLACEHOLDER, Setup};
 use crate::check::observe::{Answer, ObserveOptions, observe, plan_answers};
+use crate::check::wire::{Recorded, Wire};
 use crate::check::{HeadError, case_result, read_head, valid_first, write_case};
 use crate::report::{CaseResult, Observed, Verdict};
 use crate::seed::{key_nonce, mask_key};
@@ -272,9 +273,12 @@ pub async fn run_case(cfg: &ServerCheck, case: &Case) -> CaseResult {
     let started = Instant::now();
     // A case written with pauses gets their length on top of the timeout.
     let deadline = started + cfg.timeout + case.write.pauses_total(&case.bytes);
-    let judgement = drive(cfg, case, deadline).await;
+    let wire = Wire::new(Role::Client);
+    let judgement = drive(cfg, case, deadline, &wire).await;
     debug!(verdict = ?judgement.verdict, "case done");
-    case_result(case, judgement, started.elapsed(), cfg.repro_dir.as_deref())
+    let mut result = case_result(case, judgement, started.elapsed(), cfg.repro_dir.as_deref());
+    result.wire = Some(Arc::new(wire.take()));
+    result
 }
 
 fn request_for(cfg: &ServerCheck, case: &Case, key: &str) -> (Vec<u8>, Vec<ExtensionOffer>) {
@@ -298,8 +302,8 @@ fn request_for(cfg: &ServerCheck, case: &Case, key: &str) -> (Vec<u8>, Vec<Exten
     (b.build(), offered)
 }
 
-async fn drive(cfg: &ServerCheck, case: &Case, deadline: Instant) -> Judgement {
-    let mut stream = match timeout_at(deadline, TcpStream::connect(cfg.target.authority())).await {
+async fn drive(cfg: &ServerCheck, case: &Case, deadline: Instant, wire: &Wire) -> Judgement {
+    let stream = match timeout_at(deadline, TcpStream::connect(cfg.target.authority())).await {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => {
             return Judgement::new(
@@ -317,6 +321,7 @@ async fn drive(cfg: &ServerCheck, case: &Case, deadline: Instant) -> Judgement {
         }
     };
     let _ = stream.set_nodelay(true);
+    let mut stream = wire.wrap(stream);
     let key = generate_key(key_nonce(cfg.seed, &case.id));
     let (request, offered) = request_for(cfg, case, &key);
     write_case(&mut stream, &request, Write::Whole, deadline).await;
@@ -451,7 +456,7 @@ async fn drive(cfg: &ServerCheck, case: &Case, deadline: Instant) -> Judgement {
 
 /// Whether the server already closed the connection (EOF or reset waiting to be
 /// read), without waiting; bytes it did send are appended to `leftover`.
-fn hung_up_already(stream: &TcpStream, leftover: &mut Vec<u8>) -> bool {
+fn hung_up_already(stream: &Recorded<TcpStream>, leftover: &mut Vec<u8>) -> bool {
     let mut chunk = [0u8; 4096];
     for _ in 0..64 {
         match stream.try_read(&mut chunk) {
@@ -485,7 +490,7 @@ mod tests {
     async fn a_hang_up_before_the_fault_is_seen_without_waiting() {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let stream = TcpStream::connect(addr).await.unwrap();
+        let stream = Wire::new(Role::Client).wrap(TcpStream::connect(addr).await.unwrap());
         let (peer, _) = listener.accept().await.unwrap();
         let mut leftover = Vec::new();
         assert!(!hung_up_already(&stream, &mut leftover));
@@ -493,7 +498,7 @@ mod tests {
         let mut peer = peer;
         peer.write_all(b"\x88\x00").await.unwrap();
         drop(peer);
-        stream.readable().await.unwrap();
+        stream.get_ref().readable().await.unwrap();
         assert!(hung_up_already(&stream, &mut leftover));
         assert_eq!(leftover, b"\x88\x00");
     }

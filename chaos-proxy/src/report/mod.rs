@@ -5,6 +5,11 @@
 use serde::{Deserialize, Serialize};
 use wschaos_codec::CloseCode;
 
+pub mod autobahn_index;
+pub mod baseline;
+pub mod dir;
+pub mod exchange;
+pub mod html;
 pub mod json;
 pub mod jsonl;
 pub mod junit;
@@ -122,6 +127,10 @@ pub struct CaseResult {
     /// A file holding the exact bytes sent after the handshake (`wschaos replay`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repro: Option<String>,
+    /// The bytes both ways, when the case was recorded (for `--report-dir`);
+    /// never in the schema-1 JSON.
+    #[serde(skip)]
+    pub wire: Option<std::sync::Arc<exchange::WireLog>>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -158,6 +167,10 @@ pub struct Report {
     pub version: String,
     pub mode: Mode,
     pub target: String,
+    /// The name the endpoint under test goes by in a run of several (Autobahn's
+    /// agent); absent in a run of one that gave none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
     pub seed: u64,
     /// RFC 3339 UTC timestamp.
     pub started: String,
@@ -198,6 +211,7 @@ impl Report {
             version: env!("CARGO_PKG_VERSION").to_owned(),
             mode,
             target,
+            agent: None,
             seed,
             started,
             cases,

@@ -245,6 +245,7 @@ mod tests {
             duration_ms: 0,
             note: None,
             repro: None,
+            wire: None,
         };
         let report = Report::new(
             Mode::Server,
