@@ -1,27 +1,67 @@
-//! Differential check against tungstenite: the same bytes are read by our decoder
-//! and by a tungstenite `WebSocket` over an in-memory stream, and the two verdicts
-//! (carry on, closed, or fail with a close code) are compared. Differences we have
-//! studied are typed in [`KnownDifference`] and listed in the README; anything else
-//! is a finding.
+//! Differential checks: the same bytes are read by our validator (the oracle: for
+//! any byte sequence it says which reaction the receiver owes) and by another
+//! WebSocket implementation running in this process, and their reactions are
+//! compared. Differences we have studied are typed in [`KnownDifference`] and
+//! listed in the README; anything else is a finding.
+//!
+//! # Plugging in your own implementation
+//!
+//! Implement [`Endpoint`] for a small adapter type, then call [`check_endpoint`]
+//! from a fuzz target (or a test) with fuzzer bytes decoded by
+//! [`DiffInput::from_bytes`]:
+//!
+//! 1. [`Endpoint::react`] gets a fresh connection's [`Setup`] (role, bytes per
+//!    read, message limit) and the bytes the peer sent after the handshake. Build
+//!    your endpoint over an in-memory stream (see [`MemStream`], or
+//!    [`asyncio::AsyncMemStream`] with [`asyncio::block_on`] for async crates)
+//!    that hands out at most `setup.read_size` bytes per read and keeps what is
+//!    written, and read until the input is used up, an error, or the peer's Close.
+//! 2. Report its [`Reaction`]: `Closed(code)` when it failed the connection with
+//!    a Close frame (use [`failure_close_sent`] to find a failure Close your
+//!    library wrote itself; where the library returns an error and leaves the
+//!    Close to the application, send the code the application would, from the
+//!    error's kind); `Dropped` when it failed without a Close; `CarriedOn` when it
+//!    read everything (or answered the peer's Close) and is still fine.
+//! 3. Run it: `check_endpoint(&mut MyAdapter, &DiffInput::from_bytes(data))`
+//!    returns `Err` with a one-line finding when your endpoint's reaction is not
+//!    the one owed (for a violation, a Close with one of
+//!    [`Violation::accepted_codes`]; without one, carrying on).
+//! 4. Once a finding is understood and the difference is legal or deliberate,
+//!    type it: add a [`KnownDifference`] variant with a sentence on why and
+//!    recognise it in [`Endpoint::known_difference`] from the [`Disagreement`]
+//!    (which frame broke which rule, whether it was complete, its length).
+//!
+//! Seeds: `cargo run -p wschaos-codec --example seed_corpus` writes every catalogue
+//! case in this input format (`corpus/differential_tungstenite/` holds them).
 
 use std::io::{self, Read, Write};
 
-use tungstenite::error::{Error as TError, ProtocolError};
-use tungstenite::protocol::{Role as TRole, WebSocket, WebSocketConfig};
-
 use crate::close::CloseCode;
 use crate::frame::Role;
-use crate::stream::classify_chunks;
+use crate::stream::{StreamOutcome, classify_chunks};
 use crate::validate::{FrameDone, ValidatorConfig};
 use crate::violation::Violation;
 
+#[cfg(any(
+    feature = "differential-fastwebsockets",
+    feature = "differential-tokio-websockets"
+))]
+pub mod asyncio;
+#[cfg(feature = "differential-fastwebsockets")]
+pub mod fastwebsockets;
+#[cfg(feature = "differential-tokio-websockets")]
+pub mod tokio_websockets;
+pub mod tungstenite;
+
+pub use self::tungstenite::{Tungstenite, tungstenite_read_all};
+
 /// A byte stream for one receiver: `[flags, max_hi, max_lo, read_size, stream...]`
-/// with the flags of [`crate::fuzz::SplitInput`] (deflate is ignored: tungstenite
-/// does not implement permessage-deflate).
+/// with the flags of [`crate::fuzz::SplitInput`] (deflate is ignored: none of the
+/// compared implementations is asked to negotiate permessage-deflate).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DiffInput {
     pub receiver: Role,
-    /// Bytes per read on tungstenite's side (0 means all at once).
+    /// Bytes per read on the other implementation's side (0 means all at once).
     pub read_size: u8,
     /// Small message limits reach the 1009 paths on both sides.
     pub max_message_size: Option<u16>,
@@ -46,9 +86,70 @@ impl DiffInput {
         out.extend_from_slice(&self.data);
         out
     }
+
+    pub fn setup(&self) -> Setup {
+        Setup {
+            receiver: self.receiver,
+            read_size: if self.read_size == 0 {
+                usize::MAX
+            } else {
+                usize::from(self.read_size)
+            },
+            max_message_size: self
+                .max_message_size
+                .map_or(crate::validate::DEFAULT_MAX_MESSAGE_SIZE, u64::from),
+        }
+    }
 }
 
-/// A receiver's verdict on a stream.
+/// How the endpoint under test is set up for one connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Setup {
+    /// The endpoint's role: a server reads client frames (masked), a client reads
+    /// server frames (unmasked).
+    pub receiver: Role,
+    /// At most this many bytes per read (`usize::MAX`: everything at once).
+    pub read_size: usize,
+    /// The message size limit to configure (bytes of one message's payload).
+    pub max_message_size: u64,
+}
+
+/// What an endpoint did with the bytes it was fed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reaction {
+    /// No failure: it read everything it was given (possibly stopping inside a
+    /// frame), or answered the peer's Close.
+    CarriedOn,
+    /// It failed the connection with a Close frame carrying this code.
+    Closed(CloseCode),
+    /// It failed the connection without a Close frame with a code.
+    Dropped,
+}
+
+/// An endpoint's report on one connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointReport {
+    pub reaction: Reaction,
+    /// The library's error, if it returned one, as text.
+    pub error: Option<String>,
+}
+
+/// Any WebSocket implementation that can be run in-process on given bytes.
+pub trait Endpoint {
+    /// Name and version, for findings ("tungstenite 0.30").
+    fn name(&self) -> &'static str;
+
+    /// Reads `input`, sent by the peer after a successful handshake, as one fresh
+    /// connection set up as `setup` says, and reports how it reacted.
+    fn react(&mut self, setup: &Setup, input: &[u8]) -> EndpointReport;
+
+    /// A studied difference that explains this disagreement, if any.
+    fn known_difference(&self, _d: &Disagreement<'_>) -> Option<KnownDifference> {
+        None
+    }
+}
+
+/// The oracle's verdict on a stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
     /// No violation: the stream ended (possibly mid-frame) or a Close arrived.
@@ -57,8 +158,8 @@ pub enum Verdict {
     Fail(CloseCode),
 }
 
-/// Disagreements we have analysed; each is documented in the README under
-/// "where tungstenite is lax/strict".
+/// Disagreements we have analysed; each is listed in the README section on the
+/// differential checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KnownDifference {
     /// tungstenite rejects close code 1014 (registered by IANA as Bad Gateway).
@@ -76,6 +177,43 @@ pub enum KnownDifference {
     /// A Close with both an invalid code and a reason that is not UTF-8:
     /// tungstenite reports the reason (1007), we report the code (1002).
     TungsteniteCloseReasonBeforeCode,
+    /// fastwebsockets never looks at the mask bit: a server takes unmasked
+    /// client frames, a client takes masked server frames (and leaves their
+    /// payload masked). RFC 6455 5.1 says both must fail the connection.
+    FastwebsocketsIgnoresMasking,
+    /// fastwebsockets rejects close code 1014 (registered by IANA as Bad
+    /// Gateway), answering it with 1002.
+    Fastwebsockets1014Strict,
+    /// fastwebsockets checks the 125-byte limit of control frames only on pings:
+    /// a pong or Close of 126 bytes or more is taken (RFC 6455 5.5 forbids it).
+    FastwebsocketsControlLengthOnlyForPing,
+    /// fastwebsockets checks its size limit at the header, before the fragment
+    /// rules (and any rule it checks once the frame is in), so a frame that is
+    /// too big and breaks such a rule gets 1009 from it, 1002 from us (both legal).
+    FastwebsocketsSizeBeforeRules,
+    /// A Close with an invalid code and a reason that is not UTF-8:
+    /// fastwebsockets reports the reason (1007), we report the code (1002).
+    FastwebsocketsCloseReasonBeforeCode,
+    /// fastwebsockets' limit bounds each frame, not the message: its fragment
+    /// collector joins any number of frames, so a fragmented message past the
+    /// limit is taken (we fail it with 1009).
+    FastwebsocketsLimitPerFrame,
+    /// fastwebsockets refuses a frame of exactly the limit (`len >= max`); we
+    /// take a message of up to `max` bytes. Off by one, strict side.
+    FastwebsocketsLimitInclusive,
+    /// fastwebsockets reads a frame's whole payload before the fragment rules
+    /// (orphan continuation, data frame mid-message), the Close payload rules
+    /// and UTF-8, so a stream that ends inside such a frame is not failed.
+    FastwebsocketsChecksOnlyWholeFrames,
+    /// tokio-websockets fails a frame whose length is not in its minimal form
+    /// with 1002. RFC 6455 5.2 binds only the sender ("the minimal number of
+    /// bytes MUST be used"); we report it as a notice and carry on. Strict side.
+    TokioWebsocketsRejectsNonMinimalLength,
+    /// tokio-websockets checks a fragmented message's total against its limit
+    /// only once a continuation frame is in whole (its header check bounds the
+    /// frame alone), so a stream that ends inside the frame that crosses the
+    /// limit is not failed; we fail at that frame's header.
+    TokioWebsocketsMessageLimitAfterFrame,
 }
 
 /// The outcome of one comparison.
@@ -83,7 +221,7 @@ pub enum KnownDifference {
 pub struct Comparison {
     pub ours: Verdict,
     pub ours_violation: Option<Violation>,
-    pub theirs: Verdict,
+    pub theirs: Reaction,
     pub theirs_error: Option<String>,
     pub known: Option<KnownDifference>,
 }
@@ -92,59 +230,146 @@ impl Comparison {
     /// Agreement: both carry on, or both fail with a code the case accepts.
     pub fn agrees(&self) -> bool {
         match (&self.ours, &self.theirs, &self.ours_violation) {
-            (Verdict::Fine, Verdict::Fine, _) => true,
-            (Verdict::Fail(_), Verdict::Fail(t), Some(v)) => v.accepted_codes().contains(t),
+            (Verdict::Fine, Reaction::CarriedOn, _) => true,
+            (Verdict::Fail(_), Reaction::Closed(t), Some(v)) => v.accepted_codes().contains(t),
             _ => false,
         }
     }
 }
 
+/// What an [`Endpoint::known_difference`] gets to decide whether a disagreement
+/// is a studied one.
+pub struct Disagreement<'a> {
+    pub setup: Setup,
+    /// The peer's bytes.
+    pub input: &'a [u8],
+    /// The oracle's reading of them.
+    pub oracle: &'a StreamOutcome,
+    pub cmp: &'a Comparison,
+}
+
+impl Disagreement<'_> {
+    /// The index of the frame that broke a rule, and the rule.
+    pub fn violation(&self) -> Option<(u64, &Violation)> {
+        self.oracle.violation.as_ref().map(|(i, v)| (*i, v))
+    }
+
+    /// The declared payload length of frame `index`.
+    pub fn frame_len(&self, index: u64) -> Option<u64> {
+        let i = usize::try_from(index).ok()?;
+        self.oracle.frames.get(i).map(|f| f.header.payload_len)
+    }
+
+    /// Whether the frame that broke a rule arrived in full (its whole payload).
+    pub fn violating_frame_complete(&self) -> bool {
+        self.violation()
+            .is_some_and(|(i, _)| frame_payload(self.input, i).is_some())
+    }
+
+    /// The unmasked payload of the frame that broke a rule, if it arrived in full.
+    pub fn violating_payload(&self) -> Option<Vec<u8>> {
+        self.violation()
+            .and_then(|(i, _)| frame_payload(self.input, i))
+    }
+
+    /// Whether a valid Close frame with this code arrived.
+    pub fn closed_with(&self, code: u16) -> bool {
+        self.oracle.frames.iter().any(|f| {
+            matches!(&f.done, Some(FrameDone::Close { code: Some(c), .. }) if u16::from(*c) == code)
+        })
+    }
+
+    /// A Close with an invalid code whose reason is not UTF-8 either.
+    pub fn close_bad_code_and_reason(&self) -> bool {
+        matches!(
+            self.cmp.ours_violation,
+            Some(Violation::InvalidCloseCode(_))
+        ) && self
+            .violating_payload()
+            .is_some_and(|p| p.len() > 2 && std::str::from_utf8(&p[2..]).is_err())
+    }
+
+    /// Ours 1002, theirs 1009, on a frame declaring more than `limit` bytes.
+    pub fn size_before_rules(&self, over: impl Fn(u64) -> bool) -> bool {
+        matches!(
+            (&self.cmp.ours, &self.cmp.theirs),
+            (
+                Verdict::Fail(CloseCode::Protocol),
+                Reaction::Closed(CloseCode::Size)
+            )
+        ) && self
+            .violation()
+            .and_then(|(i, _)| self.frame_len(i))
+            .is_some_and(over)
+    }
+}
+
 /// Compares, and returns `Err` only for a disagreement that is not a known one.
-pub fn check(input: &DiffInput) -> Result<Comparison, String> {
-    let cmp = compare(input);
+pub fn check_endpoint<E: Endpoint + ?Sized>(
+    endpoint: &mut E,
+    input: &DiffInput,
+) -> Result<Comparison, String> {
+    let cmp = compare_endpoint(endpoint, input);
     if cmp.agrees() || cmp.known.is_some() {
         Ok(cmp)
     } else {
         Err(format!(
-            "verdicts differ for a {:?} receiver: ours {:?} ({:?}), tungstenite {:?} ({})",
+            "reactions differ for a {:?} receiver: ours {:?} ({:?}), {} {:?} ({})",
             input.receiver,
             cmp.ours,
             cmp.ours_violation,
+            endpoint.name(),
             cmp.theirs,
             cmp.theirs_error.as_deref().unwrap_or("no error")
         ))
     }
 }
 
-pub fn compare(input: &DiffInput) -> Comparison {
+/// The oracle's verdict beside the endpoint's reaction, with the known
+/// difference that explains a disagreement, if there is one.
+pub fn compare_endpoint<E: Endpoint + ?Sized>(endpoint: &mut E, input: &DiffInput) -> Comparison {
+    let setup = input.setup();
     let bytes = &input.data[..];
-    let max = input
-        .max_message_size
-        .map_or(crate::validate::DEFAULT_MAX_MESSAGE_SIZE, u64::from);
-    let config = ValidatorConfig::new(input.receiver).with_max_message_size(max);
+    let config = ValidatorConfig::new(setup.receiver).with_max_message_size(setup.max_message_size);
     let outcome = classify_chunks(config, [bytes]);
     let ours_violation = outcome.violation.as_ref().map(|(_, v)| v.clone());
     let ours = match &ours_violation {
         Some(v) => Verdict::Fail(v.close_code()),
         None => Verdict::Fine,
     };
-    let (theirs, theirs_error) = tungstenite_verdict(input, bytes, max);
+    let report = endpoint.react(&setup, bytes);
     let mut cmp = Comparison {
         ours,
         ours_violation,
-        theirs,
-        theirs_error,
+        theirs: report.reaction,
+        theirs_error: report.error,
         known: None,
     };
     if !cmp.agrees() {
-        cmp.known = explain(bytes, max, &cmp, &outcome);
+        let d = Disagreement {
+            setup,
+            input: bytes,
+            oracle: &outcome,
+            cmp: &cmp,
+        };
+        cmp.known = endpoint.known_difference(&d);
     }
     cmp
 }
 
+/// The tungstenite differential (the `differential_tungstenite` target).
+pub fn check(input: &DiffInput) -> Result<Comparison, String> {
+    check_endpoint(&mut Tungstenite, input)
+}
+
+/// [`compare_endpoint`] with tungstenite.
+pub fn compare(input: &DiffInput) -> Comparison {
+    compare_endpoint(&mut Tungstenite, input)
+}
+
 /// The unmasked payload of frame `index` (0-based) of `bytes`, if it is there
 /// in full.
-fn frame_payload(bytes: &[u8], index: u64) -> Option<Vec<u8>> {
+pub fn frame_payload(bytes: &[u8], index: u64) -> Option<Vec<u8>> {
     let mut parser = crate::parse::FrameParser::new();
     let mut input = bytes;
     let mut seen = 0u64;
@@ -168,74 +393,53 @@ fn frame_payload(bytes: &[u8], index: u64) -> Option<Vec<u8>> {
     }
 }
 
-fn explain(
-    bytes: &[u8],
-    max: u64,
-    cmp: &Comparison,
-    outcome: &crate::stream::StreamOutcome,
-) -> Option<KnownDifference> {
-    let closed_with = |code: u16| {
-        outcome.frames.iter().any(|f| {
-            matches!(&f.done, Some(crate::validate::FrameDone::Close { code: Some(c), .. }) if u16::from(*c) == code)
-        })
-    };
-    match (&cmp.ours, &cmp.theirs) {
-        (Verdict::Fine, Verdict::Fail(CloseCode::Protocol)) if closed_with(1014) => {
-            Some(KnownDifference::Tungstenite1014Strict)
+/// The most an in-memory stream keeps of what the endpoint wrote: only its Close
+/// frame matters, and it comes before the connection ends.
+pub const WRITTEN_CAP: usize = 64 * 1024;
+
+/// A blocking in-memory connection: reads hand out at most `read_size` bytes of
+/// `input` (0 at the end, as a closed socket does); writes are kept, capped.
+pub struct MemStream<'a> {
+    pub input: &'a [u8],
+    pub read_size: usize,
+    pub written: Vec<u8>,
+}
+
+impl<'a> MemStream<'a> {
+    pub fn new(input: &'a [u8], read_size: usize) -> MemStream<'a> {
+        MemStream {
+            input,
+            read_size: read_size.max(1),
+            written: Vec::new(),
         }
-        (Verdict::Fail(CloseCode::Protocol), Verdict::Fail(CloseCode::Size))
-            if outcome.violation.as_ref().is_some_and(|(i, _)| {
-                outcome
-                    .frames
-                    .get(*i as usize)
-                    .is_some_and(|f| f.header.payload_len > max)
-            }) =>
-        {
-            Some(KnownDifference::TungsteniteSizeBeforeRules)
-        }
-        (Verdict::Fail(CloseCode::Protocol), Verdict::Fail(CloseCode::Invalid))
-            if matches!(cmp.ours_violation, Some(Violation::InvalidCloseCode(_)))
-                && outcome.violation.as_ref().is_some_and(|(i, _)| {
-                    frame_payload(bytes, *i)
-                        .is_some_and(|p| p.len() > 2 && std::str::from_utf8(&p[2..]).is_err())
-                }) =>
-        {
-            Some(KnownDifference::TungsteniteCloseReasonBeforeCode)
-        }
-        (Verdict::Fail(_), Verdict::Fine)
-            if outcome
-                .violation
-                .as_ref()
-                .is_some_and(|(i, _)| frame_payload(bytes, *i).is_none()) =>
-        {
-            Some(KnownDifference::TungsteniteChecksOnlyWholeFrames)
-        }
-        _ => None,
+    }
+
+    /// Takes up to `room` bytes of input, as one read of that buffer size.
+    pub fn take(&mut self, room: usize) -> &'a [u8] {
+        let n = room.min(self.input.len()).min(self.read_size);
+        let (head, rest) = self.input.split_at(n);
+        self.input = rest;
+        head
+    }
+
+    /// Keeps `buf` (up to [`WRITTEN_CAP`] in all).
+    pub fn keep(&mut self, buf: &[u8]) {
+        let room = WRITTEN_CAP.saturating_sub(self.written.len());
+        self.written.extend_from_slice(&buf[..buf.len().min(room)]);
     }
 }
 
-struct MemStream<'a> {
-    input: &'a [u8],
-    read_size: usize,
-    /// What tungstenite wrote back, capped: only its Close frame matters.
-    written: Vec<u8>,
-}
-
-const WRITTEN_CAP: usize = 64 * 1024;
-
 impl Read for MemStream<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = buf.len().min(self.input.len()).min(self.read_size);
-        buf[..n].copy_from_slice(&self.input[..n]);
-        self.input = &self.input[n..];
-        Ok(n)
+        let head = self.take(buf.len());
+        buf[..head.len()].copy_from_slice(head);
+        Ok(head.len())
     }
 }
 
 impl Write for MemStream<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let room = WRITTEN_CAP.saturating_sub(self.written.len());
-        self.written.extend_from_slice(&buf[..buf.len().min(room)]);
+        self.keep(buf);
         Ok(buf.len())
     }
     fn flush(&mut self) -> io::Result<()> {
@@ -243,97 +447,12 @@ impl Write for MemStream<'_> {
     }
 }
 
-/// tungstenite reading `bytes` as a server, the way it reads a socket, until its
-/// first error; returns the data bytes of the messages it delivered. The
-/// `raw_tungstenite` fuzz target: the peer in the fuzzing-speed comparison.
-pub fn tungstenite_read_all(bytes: &[u8]) -> u64 {
-    let stream = MemStream {
-        input: bytes,
-        read_size: usize::MAX,
-        written: Vec::new(),
-    };
-    // Limits as in `tungstenite_verdict`: without a frame limit it would allocate
-    // a frame's declared length up front.
-    let limit = Some(crate::validate::DEFAULT_MAX_MESSAGE_SIZE as usize);
-    let config = WebSocketConfig::default()
-        .max_message_size(limit)
-        .max_frame_size(limit);
-    let mut ws = WebSocket::from_raw_socket(stream, TRole::Server, Some(config));
-    let mut n = 0u64;
-    // Every successful read consumes at least one frame header (2 bytes).
-    for _ in 0..=bytes.len() / 2 + 1 {
-        match ws.read() {
-            Ok(m) => n += m.len() as u64,
-            Err(_) => break,
-        }
-    }
-    n
-}
-
-/// Tungstenite's verdict and its error text.
-fn tungstenite_verdict(input: &DiffInput, bytes: &[u8], max: u64) -> (Verdict, Option<String>) {
-    let read_size = if input.read_size == 0 {
-        usize::MAX
-    } else {
-        usize::from(input.read_size)
-    };
-    let stream = MemStream {
-        input: bytes,
-        read_size,
-        written: Vec::new(),
-    };
-    // The frame limit must stay set: without one tungstenite allocates a frame's
-    // declared length up front (2^40 bytes for `length.huge`) and aborts.
-    let limit = Some(usize::try_from(max).unwrap_or(usize::MAX));
-    let config = WebSocketConfig::default()
-        .max_message_size(limit)
-        .max_frame_size(limit);
-    let role = match input.receiver {
-        Role::Server => TRole::Server,
-        Role::Client => TRole::Client,
-    };
-    let mut ws = WebSocket::from_raw_socket(stream, role, Some(config));
-    let mut error = None;
-    // Every successful read consumes at least one frame header (2 bytes).
-    for _ in 0..=bytes.len() / 2 + 1 {
-        match ws.read() {
-            // Its reply (an echo, or its own failure code) is written; what
-            // follows a Close is not read by a conforming endpoint.
-            Ok(tungstenite::Message::Close(_)) => break,
-            Ok(_) => {}
-            Err(e) => {
-                error = Some(e);
-                break;
-            }
-        }
-    }
-    let _ = ws.flush();
-    let verdict = match &error {
-        Some(TError::Protocol(ProtocolError::ResetWithoutClosingHandshake))
-        | Some(TError::ConnectionClosed)
-        | Some(TError::AlreadyClosed)
-        | None => Verdict::Fine,
-        Some(TError::Protocol(_)) => Verdict::Fail(CloseCode::Protocol),
-        Some(TError::Utf8(_)) => Verdict::Fail(CloseCode::Invalid),
-        Some(TError::Capacity(_)) => Verdict::Fail(CloseCode::Size),
-        Some(_) => Verdict::Fine,
-    };
-    // tungstenite answers some violations (an invalid close code) by sending its
-    // own Close instead of returning an error: read what it wrote.
-    let verdict = match (
-        verdict,
-        failure_close_sent(ws.get_ref(), bytes, input.receiver),
-    ) {
-        (Verdict::Fine, Some(code)) => Verdict::Fail(code),
-        (v, _) => v,
-    };
-    (verdict, error.map(|e| e.to_string()))
-}
-
-/// The code of a Close frame tungstenite wrote that is not an echo of the peer's
-/// valid Close (an echo repeats the peer's code; a failure uses 1002 and friends).
-fn failure_close_sent(stream: &MemStream<'_>, input: &[u8], receiver: Role) -> Option<CloseCode> {
-    let theirs = classify_chunks(ValidatorConfig::new(receiver.peer()), [&stream.written[..]]);
+/// The code of a Close frame the endpoint wrote (`written`) that is not an echo
+/// of the peer's valid Close in `input` (an echo repeats the peer's code, or
+/// sends 1000; a failure uses 1002 and friends). `receiver` is the endpoint's
+/// role.
+pub fn failure_close_sent(written: &[u8], input: &[u8], receiver: Role) -> Option<CloseCode> {
+    let theirs = classify_chunks(ValidatorConfig::new(receiver.peer()), [written]);
     let sent = theirs.frames.iter().find_map(|f| match &f.done {
         Some(FrameDone::Close { code, .. }) => Some(*code),
         _ => None,
@@ -346,5 +465,146 @@ fn failure_close_sent(stream: &MemStream<'_>, input: &[u8], receiver: Role) -> O
     match sent {
         Some(code) if Some(Some(code)) != echoed && code != CloseCode::Normal => Some(code),
         _ => None,
+    }
+}
+
+/// Whether the endpoint wrote a Close frame at all (with or without a code).
+pub fn close_sent(written: &[u8], receiver: Role) -> bool {
+    let theirs = classify_chunks(ValidatorConfig::new(receiver.peer()), [written]);
+    theirs
+        .frames
+        .iter()
+        .any(|f| matches!(f.done, Some(FrameDone::Close { .. })))
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// The catalogue case `id` for `receiver`, as a differential input.
+    pub(crate) fn case_input(receiver: Role, id: &str) -> DiffInput {
+        let case = crate::cases::frame_cases(receiver, [0xA1, 0x5B, 0x3C, 0x0D])
+            .into_iter()
+            .find(|c| c.id == id)
+            .unwrap_or_else(|| panic!("no case {id} for a {receiver:?} receiver"));
+        DiffInput {
+            receiver,
+            read_size: 0,
+            max_message_size: None,
+            data: case.bytes,
+        }
+    }
+
+    /// Every catalogue case (without permessage-deflate), both roles, read whole,
+    /// in 1-byte and in 7-byte reads: the endpoint agrees or the difference is known.
+    pub(crate) fn assert_catalogue_clean<E: Endpoint>(endpoint: &mut E) {
+        let mut findings = Vec::new();
+        for receiver in [Role::Server, Role::Client] {
+            for case in crate::cases::frame_cases(receiver, [0xA1, 0x5B, 0x3C, 0x0D]) {
+                if case.needs_deflate {
+                    continue;
+                }
+                for read_size in [0, 1, 7] {
+                    let input = DiffInput {
+                        receiver,
+                        read_size,
+                        max_message_size: None,
+                        data: case.bytes.clone(),
+                    };
+                    if let Err(e) = check_endpoint(endpoint, &input) {
+                        findings.push(format!("{} ({read_size}-byte reads): {e}", case.id));
+                    }
+                }
+            }
+        }
+        assert!(findings.is_empty(), "{findings:#?}");
+    }
+
+    #[test]
+    fn catalogue_agrees_or_is_known() {
+        assert_catalogue_clean(&mut Tungstenite);
+        #[cfg(feature = "differential-fastwebsockets")]
+        assert_catalogue_clean(&mut fastwebsockets::Fastwebsockets);
+        #[cfg(feature = "differential-tokio-websockets")]
+        assert_catalogue_clean(&mut tokio_websockets::TokioWebsockets);
+    }
+
+    /// A client frame (masked with a zero key, so the payload reads as is).
+    pub(crate) fn client_frame(first: u8, payload: &[u8]) -> Vec<u8> {
+        let mut out = vec![first];
+        match payload.len() {
+            n @ 0..=125 => out.push(0x80 | n as u8),
+            n => {
+                out.push(0x80 | 126);
+                out.extend_from_slice(&(n as u16).to_be_bytes());
+            }
+        }
+        out.extend_from_slice(&[0; 4]);
+        out.extend_from_slice(payload);
+        out
+    }
+
+    /// A server-side input with a message limit of 200 bytes.
+    pub(crate) fn limited(data: Vec<u8>) -> DiffInput {
+        DiffInput {
+            receiver: Role::Server,
+            read_size: 0,
+            max_message_size: Some(200),
+            data,
+        }
+    }
+
+    /// The endpoint reacts to case `id` as `expected`, read whole and in 1- and
+    /// 7-byte reads.
+    pub(crate) fn assert_reaction<E: Endpoint>(
+        endpoint: &mut E,
+        receiver: Role,
+        id: &str,
+        expected: Reaction,
+    ) {
+        let mut input = case_input(receiver, id);
+        for read_size in [0, 1, 7] {
+            input.read_size = read_size;
+            let report = endpoint.react(&input.setup(), &input.data);
+            assert_eq!(
+                report.reaction,
+                expected,
+                "{} on {id} ({read_size}-byte reads): {:?}",
+                endpoint.name(),
+                report.error
+            );
+        }
+    }
+
+    /// On case `id` the endpoint closes with a code the violation accepts, or
+    /// disagrees in the studied way `known`.
+    pub(crate) fn assert_owed<E: Endpoint>(
+        endpoint: &mut E,
+        receiver: Role,
+        id: &str,
+        known: Option<KnownDifference>,
+    ) {
+        let mut input = case_input(receiver, id);
+        for read_size in [0, 1, 7] {
+            input.read_size = read_size;
+            let cmp = compare_endpoint(endpoint, &input);
+            assert!(
+                matches!(cmp.ours, Verdict::Fail(_)),
+                "{id} is not a violation"
+            );
+            match known {
+                None => assert!(
+                    cmp.agrees(),
+                    "{} on {id} ({read_size}-byte reads): {cmp:?}",
+                    endpoint.name()
+                ),
+                Some(k) => assert_eq!(
+                    cmp.known,
+                    Some(k),
+                    "{} on {id} ({read_size}-byte reads): {cmp:?}",
+                    endpoint.name()
+                ),
+            }
+        }
     }
 }

@@ -323,6 +323,10 @@ pub const TARGETS: &[&str] = &[
     "raw_wschaos",
     #[cfg(feature = "differential")]
     "raw_tungstenite",
+    #[cfg(feature = "differential-fastwebsockets")]
+    "differential_fastwebsockets",
+    #[cfg(feature = "differential-tokio-websockets")]
+    "differential_tokio_websockets",
 ];
 
 /// `raw_wschaos`: the input as a client's byte stream, decoded once by a server's
@@ -379,6 +383,18 @@ pub fn run(target: &str, data: &[u8]) -> Result<(), String> {
             crate::differential::tungstenite_read_all(data);
             Ok(())
         }
+        #[cfg(feature = "differential-fastwebsockets")]
+        "differential_fastwebsockets" => crate::differential::check_endpoint(
+            &mut crate::differential::fastwebsockets::Fastwebsockets,
+            &crate::differential::DiffInput::from_bytes(data),
+        )
+        .map(|_| ()),
+        #[cfg(feature = "differential-tokio-websockets")]
+        "differential_tokio_websockets" => crate::differential::check_endpoint(
+            &mut crate::differential::tokio_websockets::TokioWebsockets,
+            &crate::differential::DiffInput::from_bytes(data),
+        )
+        .map(|_| ()),
         other => Err(format!("unknown fuzz target {other:?}")),
     }
 }
