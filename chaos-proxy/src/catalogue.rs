@@ -2,9 +2,10 @@
 //! handshake, extension, after-valid, after-close and chop cases, each with what the
 //! checker does and what it expects. IDs are stable; `--case` globs match them.
 
-pub use wschaos_codec::cases::Write;
+pub use wschaos_codec::cases::{Bulk, Write};
 use wschaos_codec::cases::{Expected, FrameCase, frame_cases, id_matches};
 use wschaos_codec::encode::Frame;
+pub use wschaos_codec::handshake::DeflateProfile;
 use wschaos_codec::{CloseCode, OpCode, Role};
 
 use crate::report::ExpectedReport;
@@ -33,8 +34,10 @@ impl Side {
 pub enum Setup {
     /// A plain handshake, no extension offered or agreed.
     Plain,
-    /// Server side: offer permessage-deflate (the server must agree).
-    OfferDeflate,
+    /// permessage-deflate negotiated as the profile says: as a client, offered
+    /// that way; as a server, answered that way to the client's offers. A case
+    /// whose endpoint does not agree is `info` ("extension not negotiated").
+    Deflate(DeflateProfile),
     /// Server side: this raw request instead of a valid one.
     RawRequest(Vec<u8>),
     /// Client side: the 101 carries a wrong Sec-WebSocket-Accept.
@@ -127,6 +130,8 @@ pub struct Case {
     pub expect: Expect,
     /// The Autobahn|Testsuite case ids this case covers.
     pub autobahn: Vec<String>,
+    /// Many or large messages generated when the case runs (`bytes` is empty).
+    pub bulk: Option<Bulk>,
 }
 
 impl Case {
@@ -156,19 +161,33 @@ impl Case {
             write: Write::Whole,
             expect,
             autobahn: Vec::new(),
+            bulk: None,
         }
+    }
+
+    /// How long the case may take beyond the per-case timeout: its pauses, and
+    /// for a bulk case time in proportion to what it sends.
+    pub fn allowance(&self) -> std::time::Duration {
+        self.write.pauses_total(&self.bytes)
+            + self
+                .bulk
+                .as_ref()
+                .map(crate::check::bulk::allowance)
+                .unwrap_or_default()
     }
 }
 
 fn from_frame_case(side: Side, fc: FrameCase) -> Case {
     let setup = if fc.needs_deflate {
-        Setup::OfferDeflate
+        let profile = fc.bulk.as_ref().and_then(|b| b.deflate);
+        Setup::Deflate(profile.unwrap_or(DeflateProfile::Plain))
     } else {
         Setup::Plain
     };
     Case {
         write: fc.write,
         autobahn: fc.autobahn,
+        bulk: fc.bulk,
         ..Case::handshake(
             side,
             &fc.id,
@@ -194,9 +213,8 @@ pub fn catalogue(side: Side, seed: u64) -> Vec<Case> {
     let key = crate::seed::mask_key(seed);
     let base: Vec<Case> = frame_cases(side.role(), key)
         .into_iter()
-        // A server case that needs the extension runs by itself: it offers it, and
-        // is `info` when the server does not agree. The client side has none yet.
-        .filter(|c| !c.needs_deflate || side == Side::Server)
+        // A case that needs the extension runs by itself: it negotiates it, and
+        // is `info` when the endpoint does not agree.
         .map(|c| from_frame_case(side, c))
         .collect();
     let mut out = base.clone();
@@ -392,9 +410,10 @@ mod tests {
             .filter(|c| c.id.starts_with("deflate."))
             .collect();
         assert!(!deflate.is_empty());
-        assert!(deflate.iter().all(|c| c.setup == Setup::OfferDeflate));
+        assert!(deflate.iter().all(|c| matches!(c.setup, Setup::Deflate(_))));
         let client = catalogue(Side::Client, 1);
-        assert!(!client.iter().any(|c| c.id.starts_with("deflate.")));
+        assert!(client.iter().any(|c| c.id == "deflate.not-deflate"));
+        assert!(client.iter().any(|c| c.id == "deflate.fallback-16"));
     }
 
     #[test]

@@ -136,7 +136,7 @@ pub async fn replay_bytes(
 ) -> CaseResult {
     let expect = expectation_for(&bytes, deflate);
     let setup = if deflate {
-        Setup::OfferDeflate
+        Setup::Deflate(crate::catalogue::DeflateProfile::Plain)
     } else {
         Setup::Plain
     };

@@ -196,6 +196,24 @@ pub fn closed_before_fault() -> Judgement {
     )
 }
 
+/// The endpoint closed in the middle of a bulk case (valid traffic: many or
+/// large messages) at `at`. 1009 says the message is larger than the endpoint
+/// will take, which RFC 6455 allows it to decide: reported, not failed (Autobahn
+/// fails it). Any other close on valid traffic fails.
+pub fn bulk_closed(close: &ClosePayload, at: &str) -> Judgement {
+    let observed = Observed::Close {
+        code: close.code,
+        reason: close.reason.clone(),
+    };
+    if close.code == Some(CloseCode::Size) {
+        let note = format!("closed with 1009 at {at}: the endpoint limits message size");
+        return Judgement::new(observed, Verdict::Info, Some(note));
+    }
+    let code = close.code.map_or("no code".to_owned(), |c| c.to_string());
+    let note = format!("closed ({code}) on valid traffic at {at}");
+    Judgement::new(observed, Verdict::Fail, Some(note))
+}
+
 /// A transport fault (delays, slices, bandwidth) must leave the traffic valid, so
 /// it is judged on the one thing it can cause: an endpoint failing the connection
 /// with an error code that no frame fault on the same connection explains.

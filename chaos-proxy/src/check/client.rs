@@ -14,16 +14,17 @@ use tracing::{Instrument, debug, info_span, warn};
 use wschaos_codec::Role;
 use wschaos_codec::encode::Frame;
 use wschaos_codec::handshake::{
-    ExtensionOffer, PERMESSAGE_DEFLATE, Request, build_error_response, build_response,
-    parse_request, validate_request,
+    DeflateParams, ExtensionOffer, PERMESSAGE_DEFLATE, Request, build_error_response,
+    build_response, deflate_elements, parse_request, validate_request,
 };
+use wschaos_codec::validate::DeflateConfig;
 
 use crate::catalogue::{Case, Expect, Setup};
 use crate::check::fuzzingserver::{self, Route};
 use crate::check::observe::{Answer, ObserveOptions, observe, plan_answers};
 use crate::check::server::STOP_GRACE;
 use crate::check::wire::{Recorded, Wire};
-use crate::check::{case_result, read_head, valid_first, write_case};
+use crate::check::{bulk, case_result, read_head, valid_first, write_case};
 use crate::report::exchange::Dir;
 use crate::report::{CaseResult, Observed, Verdict};
 use crate::verdict::{Judgement, judge};
@@ -48,6 +49,26 @@ struct AgentResults {
     /// Its harness asked `/updateReports` (its run is over; with or without
     /// `shutdownOnComplete`, it is done once every case has a result).
     reports_asked: bool,
+    /// Cases `exclude-agent-cases` takes from this agent: answered with an empty
+    /// Close, as Autobahn does, and left out of its report.
+    skipped: Vec<bool>,
+}
+
+/// Which agents a check-client run waits for, and what it skips for whom.
+#[derive(Debug, Clone, Default)]
+pub struct AgentPlan {
+    /// How many named agents the run waits for (at least 1).
+    pub expect: usize,
+    /// `(agent glob, case ids)`: cases not run for the agents the glob matches.
+    pub skip: Vec<(String, std::collections::BTreeSet<String>)>,
+}
+
+impl AgentPlan {
+    fn skips(&self, agent: &str, id: &str) -> bool {
+        self.skip
+            .iter()
+            .any(|(glob, ids)| ids.contains(id) && wschaos_codec::cases::id_matches(glob, agent))
+    }
 }
 
 /// The agent of connections that name none (`/case/<id>`, bare paths).
@@ -58,8 +79,8 @@ struct State {
     /// Results per agent, in the order agents first came (`NO_AGENT` for
     /// connections that named none).
     agents: Vec<(String, AgentResults)>,
-    /// How many named agents the run waits for (`--agents`).
-    expect_agents: usize,
+    /// How many named agents the run waits for, and what each skips.
+    plan: AgentPlan,
     /// Next case index handed to a connection that names none.
     next: usize,
     /// Requests that attempted an upgrade and so were handed a case.
@@ -72,10 +93,11 @@ struct State {
 
 impl State {
     fn done(&self, a: &AgentResults) -> bool {
+        let has = |i: usize| a.results[i].is_some() || a.skipped[i];
         if self.autobahn_numbering {
-            self.numbered.iter().all(|&i| a.results[i].is_some())
+            self.numbered.iter().all(|&i| has(i))
         } else {
-            a.results.iter().all(Option::is_some)
+            (0..a.results.len()).all(has)
         }
     }
 
@@ -90,6 +112,7 @@ impl State {
                     AgentResults {
                         results,
                         reports_asked: false,
+                        skipped: vec![false; self.cases.len()],
                     },
                 ));
                 self.agents.len() - 1
@@ -116,7 +139,8 @@ impl State {
         if named.is_empty() {
             return self.agent(NO_AGENT).is_some_and(|a| self.done(a));
         }
-        named.len() >= self.expect_agents && named.iter().all(|a| self.done(a) && a.reports_asked)
+        named.len() >= self.plan.expect.max(1)
+            && named.iter().all(|a| self.done(a) && a.reports_asked)
     }
 }
 
@@ -167,7 +191,7 @@ pub async fn serve_until(
     cases: Vec<Case>,
     stop: impl std::future::Future<Output = ()>,
 ) -> ServeOutcome {
-    serve_agents_until(listener, cfg, cases, 1, stop).await
+    serve_agents_until(listener, cfg, cases, AgentPlan::default(), stop).await
 }
 
 /// Like [`serve_until`], for harnesses of `expect_agents` agents (Autobahn's
@@ -177,7 +201,7 @@ pub async fn serve_agents_until(
     listener: TcpListener,
     cfg: ClientCheck,
     cases: Vec<Case>,
-    expect_agents: usize,
+    plan: AgentPlan,
     stop: impl std::future::Future<Output = ()>,
 ) -> ServeOutcome {
     let n = cases.len();
@@ -189,7 +213,7 @@ pub async fn serve_agents_until(
         autobahn_numbering: false,
         cases,
         agents: Vec::new(),
-        expect_agents: expect_agents.max(1),
+        plan,
         next: 0,
         claimed: 0,
     }));
@@ -256,9 +280,13 @@ pub async fn serve_agents_until(
             // Under Autobahn's numbering, the unnumbered cases no harness ran
             // are left out (and counted), not failed.
             let left_out = |i: usize| {
-                st.autobahn_numbering && a.results[i].is_none() && !st.numbered.contains(&i)
+                a.skipped[i]
+                    || (st.autobahn_numbering
+                        && a.results[i].is_none()
+                        && !st.numbered.contains(&i))
             };
-            let unnumbered = (0..n).filter(|&i| left_out(i)).count();
+            let unnumbered = (0..n).filter(|&i| left_out(i) && !a.skipped[i]).count();
+            let skipped = a.skipped.iter().filter(|&&s| s).count();
             let results: Vec<CaseResult> = if stopped {
                 a.results.iter().flatten().cloned().collect()
             } else {
@@ -273,7 +301,7 @@ pub async fn serve_agents_until(
             };
             AgentOutcome {
                 agent: (name != NO_AGENT).then(|| name.clone()),
-                not_run: n - unnumbered - results.len(),
+                not_run: n - unnumbered - skipped - results.len(),
                 results,
                 unnumbered,
             }
@@ -481,9 +509,19 @@ async fn handle(mut stream: TcpStream, state: &Mutex<State>, cfg: &ClientCheck) 
             return;
         }
     };
+    {
+        let mut st = state.lock().await;
+        let id = st.cases[index].id.clone();
+        if agent.is_some() && st.plan.skips(&agent_key, &id) {
+            st.agent_mut(&agent_key).skipped[index] = true;
+            drop(st);
+            answer_protocol(&mut stream, &req, upgrade, None, deadline).await;
+            return;
+        }
+    }
     let case = state.lock().await.cases[index].clone();
     let started = Instant::now();
-    let deadline = deadline + case.write.pauses_total(&case.bytes);
+    let deadline = deadline + case.allowance();
     // The request was read before the case was known; it is the log's first row.
     let wire = Wire::new(Role::Server);
     wire.record(Dir::Received, &buf);
@@ -537,15 +575,87 @@ async fn run_case(
     };
     let offered_deflate = hs.extensions.iter().any(|e| e.name == PERMESSAGE_DEFLATE);
     let unoffered = ExtensionOffer::new("x-wschaos-unoffered");
+    // permessage-deflate, answered as the case's negotiation says (an offer
+    // with an invalid parameter is one a server must decline).
+    let offers: Vec<DeflateParams> = deflate_elements(&hs.extensions)
+        .into_iter()
+        .filter_map(|e| DeflateParams::from_offer(e).ok())
+        .collect();
+    let accepted = match case.setup {
+        Setup::Deflate(profile) => profile.accept(&offers),
+        _ => None,
+    };
     let response = match case.setup {
         Setup::BadAccept => build_response(&format!("{}x", hs.key), None, &[]),
         Setup::UnofferedExtension => {
             build_response(&hs.key, None, std::slice::from_ref(&unoffered))
         }
         Setup::UnofferedSubprotocol => build_response(&hs.key, Some("x-wschaos-unoffered"), &[]),
-        _ => build_response(&hs.key, None, &[]),
+        _ => {
+            let ext: Vec<ExtensionOffer> = accepted.iter().map(|p| p.to_offer()).collect();
+            build_response(&hs.key, None, &ext)
+        }
     };
     write_case(stream, &response, crate::catalogue::Write::Whole, deadline).await;
+    // How the client's compressed frames are read, and how we compress.
+    let deflate = accepted.map(|p| DeflateConfig {
+        peer_no_context_takeover: p.client_no_context_takeover,
+        peer_max_window_bits: p.client_max_window_bits,
+    });
+    if let Setup::Deflate(profile) = case.setup {
+        if accepted.is_none() {
+            let note = if offers.is_empty() {
+                "extension not negotiated: the client did not offer permessage-deflate; case not run"
+                    .to_owned()
+            } else {
+                format!(
+                    "extension not negotiated: no permessage-deflate offer of the client allows the {} negotiation; case not run",
+                    profile.name()
+                )
+            };
+            // Close the connection cleanly; the case is only reported.
+            let obs =
+                bulk::close_normally(stream, leftover, Role::Server, [0; 4], None, deadline).await;
+            let observed = crate::verdict::observed_of(&obs, &[]);
+            return Judgement::new(observed, Verdict::Info, Some(note));
+        }
+    }
+    if let (Some(bulk), Some(p)) = (&case.bulk, accepted) {
+        let agreed = deflate.map(|receive| bulk::Agreed {
+            send_reset: p.server_no_context_takeover,
+            send_window: p.server_max_window_bits.unwrap_or(15),
+            receive,
+        });
+        return bulk::run(
+            stream,
+            leftover,
+            Role::Server,
+            [0; 4],
+            bulk,
+            case.write,
+            agreed,
+            deadline,
+        )
+        .await;
+    }
+    if let Some(bulk) = &case.bulk {
+        return bulk::run(
+            stream,
+            leftover,
+            Role::Server,
+            [0; 4],
+            bulk,
+            case.write,
+            None,
+            deadline,
+        )
+        .await;
+    }
+    // Our compressed frames were each made with a fresh context.
+    let plan_deflate = deflate.map(|_| DeflateConfig {
+        peer_no_context_takeover: true,
+        ..DeflateConfig::default()
+    });
     let mut leftover = leftover.to_vec();
     let mut answers_before = Vec::new();
     if !case.pre.is_empty() {
@@ -554,7 +664,7 @@ async fn run_case(
         let pre_plan = plan_answers(Role::Client, None, &case.pre);
         let opts = ObserveOptions {
             we_are: Role::Server,
-            deflate: None,
+            deflate,
             plan: None,
             key: [0; 4],
             deadline,
@@ -569,7 +679,7 @@ async fn run_case(
     }
     let early = write_case(stream, &case.bytes, case.write, deadline).await;
     let plan: Vec<Answer> = if matches!(case.expect, Expect::Echo | Expect::Info) {
-        plan_answers(Role::Client, None, &case.bytes)
+        plan_answers(Role::Client, plan_deflate, &case.bytes)
     } else {
         Vec::new()
     };
@@ -579,7 +689,7 @@ async fn run_case(
         &leftover,
         ObserveOptions {
             we_are: Role::Server,
-            deflate: None,
+            deflate,
             plan: matches!(case.expect, Expect::Echo | Expect::Info).then_some(&plan[..]),
             key: [0; 4],
             deadline,

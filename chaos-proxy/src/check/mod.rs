@@ -2,6 +2,7 @@
 //! `client` serves a client under test; both send the catalogue's bytes, observe
 //! with `observe` and judge with the crate's `verdict` rules. Helpers here are what both share.
 
+pub mod bulk;
 pub mod client;
 pub mod fuzzingserver;
 pub mod observe;
@@ -148,10 +149,14 @@ pub fn case_result(
     elapsed: std::time::Duration,
     repro_dir: Option<&Path>,
 ) -> CaseResult {
+    // A bulk case's messages are generated when it runs: its repro is
+    // `--case ID`, not a file of bytes.
     let repro = match (repro_dir, verdict) {
-        (Some(dir), Verdict::Fail | Verdict::NonStrict) => write_repro(dir, &case.id, &case.bytes)
-            .ok()
-            .map(|p| p.display().to_string()),
+        (Some(dir), Verdict::Fail | Verdict::NonStrict) if case.bulk.is_none() => {
+            write_repro(dir, &case.id, &case.bytes)
+                .ok()
+                .map(|p| p.display().to_string())
+        }
         _ => None,
     };
     CaseResult {

@@ -13,8 +13,8 @@ use tokio::time::{Instant, timeout_at};
 use tracing::{Instrument, debug, info_span};
 use wschaos_codec::Role;
 use wschaos_codec::handshake::{
-    DeflateParams, ExtensionOffer, PERMESSAGE_DEFLATE, RequestBuilder, generate_key,
-    parse_response, validate_response,
+    ExtensionOffer, RequestBuilder, check_answer, deflate_elements, generate_key, parse_response,
+    validate_response,
 };
 use wschaos_codec::validate::DeflateConfig;
 
@@ -22,7 +22,7 @@ use crate::catalogue::Write;
 use crate::catalogue::{Case, Expect, HOST_PLACEHOLDER, PATH_PLACEHOLDER, Setup};
 use crate::check::observe::{Answer, ObserveOptions, observe, plan_answers};
 use crate::check::wire::{Recorded, Wire};
-use crate::check::{HeadError, case_result, read_head, valid_first, write_case};
+use crate::check::{HeadError, bulk, case_result, read_head, valid_first, write_case};
 use crate::report::{CaseResult, Observed, Verdict};
 use crate::seed::{key_nonce, mask_key};
 use crate::url::WsUrl;
@@ -86,12 +86,13 @@ impl RequestExtras {
 /// does not speak WebSocket is one error line, not a report full of `fail`: it
 /// must answer a valid upgrade (the control case's handshake) with a valid 101, and
 /// what it sends after that, if anything, must be frames. The probe ends with a
-/// Close.
+/// Close. Returns the 101's `Server:` header, if any (the agent name Autobahn
+/// gives a server its spec names none for).
 pub async fn probe(
     target: &WsUrl,
     timeout: Duration,
     extras: &RequestExtras,
-) -> Result<(), String> {
+) -> Result<Option<String>, String> {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     let authority = target.authority();
     let deadline = Instant::now() + timeout;
@@ -136,6 +137,10 @@ pub async fn probe(
     if let Err(e) = validate_response(&resp, &key, &extras.subprotocols, &[]) {
         return Err(not_ws(&format!("invalid 101 response: {e}")));
     }
+    let server_header = resp
+        .header("Server")
+        .map(|h| h.value_lossy().trim().to_owned())
+        .filter(|s| !s.is_empty());
     // A Ping first: a server that hangs up on its own right after the 101 (and
     // so would be credited with a reaction to every violation) never answers it.
     let ping = wschaos_codec::encode::Frame::new(wschaos_codec::OpCode::PING, b"wschaos".to_vec())
@@ -183,7 +188,7 @@ pub async fn probe(
         wschaos_codec::classify(wschaos_codec::ValidatorConfig::new(Role::Client), &after);
     match outcome.violation {
         Some((_, v)) => Err(not_ws(&format!("invalid frame data after the 101 ({v})"))),
-        None => Ok(()),
+        None => Ok(server_header),
     }
 }
 
@@ -272,7 +277,7 @@ pub async fn run_suite_until(
 pub async fn run_case(cfg: &ServerCheck, case: &Case) -> CaseResult {
     let started = Instant::now();
     // A case written with pauses gets their length on top of the timeout.
-    let deadline = started + cfg.timeout + case.write.pauses_total(&case.bytes);
+    let deadline = started + cfg.timeout + case.allowance();
     let wire = Wire::new(Role::Client);
     let judgement = drive(cfg, case, deadline, &wire).await;
     debug!(verdict = ?judgement.verdict, "case done");
@@ -294,10 +299,11 @@ fn request_for(cfg: &ServerCheck, case: &Case, key: &str) -> (Vec<u8>, Vec<Exten
         key.to_owned(),
     ));
     let mut offered = Vec::new();
-    if case.setup == Setup::OfferDeflate {
-        let offer = DeflateParams::default().to_offer();
-        offered.push(offer.clone());
-        b = b.extension(offer);
+    if let Setup::Deflate(profile) = case.setup {
+        for offer in profile.offer_elements() {
+            offered.push(offer.clone());
+            b = b.extension(offer);
+        }
     }
     (b.build(), offered)
 }
@@ -382,21 +388,64 @@ async fn drive(cfg: &ServerCheck, case: &Case, deadline: Instant, wire: &Wire) -
             );
         }
     };
-    let deflate = agreed
-        .extensions
-        .iter()
-        .find(|e| e.name == PERMESSAGE_DEFLATE)
-        .and_then(|e| DeflateParams::from_response(e).ok())
-        .map(|p| DeflateConfig {
-            peer_no_context_takeover: p.server_no_context_takeover,
-            peer_max_window_bits: p.server_max_window_bits,
-        });
-    if case.setup == Setup::OfferDeflate && deflate.is_none() {
+    // permessage-deflate: the answer must fit one of our offers; a case that
+    // needs the extension is only reported when the server declines it.
+    let answers = deflate_elements(&agreed.extensions);
+    let params = match (&case.setup, answers.as_slice()) {
+        (_, []) => None,
+        (Setup::Deflate(profile), [answer]) => match check_answer(&profile.offers(), answer) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                return Judgement::new(
+                    Observed::HandshakeRefused { status: 101 },
+                    Verdict::Fail,
+                    Some(format!("invalid 101 response: {e}")),
+                );
+            }
+        },
+        (Setup::Deflate(_), _) => {
+            return Judgement::new(
+                Observed::HandshakeRefused { status: 101 },
+                Verdict::Fail,
+                Some("invalid 101 response: permessage-deflate accepted more than once".into()),
+            );
+        }
+        // Not offered: `validate_response` already refused it.
+        _ => None,
+    };
+    let deflate = params.map(|p| DeflateConfig {
+        peer_no_context_takeover: p.server_no_context_takeover,
+        peer_max_window_bits: p.server_max_window_bits,
+    });
+    if matches!(case.setup, Setup::Deflate(_)) && deflate.is_none() {
         return Judgement::new(
             Observed::HandshakeRefused { status: 101 },
             Verdict::Info,
             Some("extension not negotiated: the server did not agree to permessage-deflate; case not run".into()),
         );
+    }
+    if let Some(bulk) = &case.bulk {
+        let agreed = match (params, deflate) {
+            (Some(p), Some(receive)) => Some(bulk::Agreed {
+                send_reset: p.client_no_context_takeover,
+                send_window: p.client_max_window_bits.unwrap_or(15),
+                receive,
+            }),
+            _ => None,
+        };
+        let leftover = &buf[resp.head_len..];
+        let key = mask_key(cfg.seed);
+        return bulk::run(
+            &mut stream,
+            leftover,
+            Role::Client,
+            key,
+            bulk,
+            case.write,
+            agreed,
+            deadline,
+        )
+        .await;
     }
     let receive = deflate.map(|_| DeflateConfig {
         peer_no_context_takeover: true,

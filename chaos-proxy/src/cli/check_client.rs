@@ -1,15 +1,18 @@
 //! `wschaos check-client`: wschaos is the server; the client under test connects
 //! once per case.
 
+use std::collections::BTreeMap;
+
 use anyhow::{Context as _, bail};
 
-use super::output::{CaseRun, emit};
+use super::output::{CaseRun, DropIn, emit_runs};
 use super::signal::Shutdown;
 use super::{
     MAX_MS, RunCommand, bounded, millis, parse_addr, seed_or_random, warn_unmatched_globs,
 };
 use crate::catalogue::{Side, catalogue, select};
-use crate::check::client::{ClientCheck, serve_until};
+use crate::check::client::{AgentPlan, ClientCheck, serve_agents_until};
+use crate::report::autobahn_index::AgentRun;
 use crate::report::{Mode, Report, now_rfc3339};
 
 /// Act as a server for a client under test (one connection per case).
@@ -26,14 +29,29 @@ Exit status: 0 when every case passed or is info (non-strict does not fail the r
 unless --strict), 1 when a case failed, 2 for usage, configuration or connection errors, \
 when no client attempted an upgrade before --wait-s, and for an interrupted run.
 
+Harnesses that drive the run with Autobahn's paths name an agent (/runCase?agent=A); \
+results are kept per agent, and several agents may run one after another or at once: \
+the run ends once --agents of them have each run every case and asked /updateReports. \
+--spec reads an Autobahn fuzzingserver.json (url, outdir, cases, exclude-cases, \
+exclude-agent-cases).
+
 Example:
-  wschaos check-client --listen 127.0.0.1:9001 --format json --out client.json")]
+  wschaos check-client --listen 127.0.0.1:9001 --format json --out client.json
+  wschaos check-client --spec fuzzingserver.json --agents 2 --report-dir reports/clients")]
 pub struct CheckClient {
     /// HOST:PORT to listen on (port 0 picks a free one; the address is printed).
+    /// Default with --spec: the host and port of its "url".
     #[arg(long, value_name = "HOST:PORT")]
-    pub listen: String,
+    pub listen: Option<String>,
     #[command(flatten)]
     pub run: CaseRun,
+    #[command(flatten)]
+    pub drop_in: DropIn,
+    /// How many agents (harnesses naming one with /runCase?agent=) the run waits
+    /// for: it ends once that many have each run every case and asked
+    /// /updateReports (1 to 4096).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub agents: u64,
     /// Give up on cases the client has not come for after this many seconds
     /// (1 to 86400); they are reported as fail.
     #[arg(long, value_name = "S", default_value_t = 120)]
@@ -41,7 +59,7 @@ pub struct CheckClient {
 }
 
 impl RunCommand for CheckClient {
-    async fn run(self) -> anyhow::Result<u8> {
+    async fn run(mut self) -> anyhow::Result<u8> {
         let CaseRun {
             cases: globs,
             output,
@@ -50,7 +68,16 @@ impl RunCommand for CheckClient {
             strict,
             progress,
         } = self.run;
-        let addr = parse_addr("--listen", &self.listen)?;
+        let spec = self.drop_in.check()?;
+        let listen = match (&self.listen, spec.as_ref().and_then(|s| s.url.as_ref())) {
+            (Some(l), _) => l.clone(),
+            (None, Some(url)) => crate::url::WsUrl::parse(url)
+                .map_err(|e| anyhow::anyhow!("--spec: \"url\" {url:?}: {e}"))?
+                .authority(),
+            (None, None) => bail!("give --listen HOST:PORT (or --spec with a \"url\")"),
+        };
+        let addr = parse_addr("--listen", &listen)?;
+        let expect = bounded("--agents", self.agents, super::MAX_JOBS)? as usize;
         let timeout = millis("--timeout-ms", timeout_ms)?;
         let wait_s = bounded("--wait-s", self.wait_s, MAX_MS / 1000)?;
         output.check()?;
@@ -60,8 +87,22 @@ impl RunCommand for CheckClient {
         let local = listener.local_addr()?;
         let seed = seed_or_random(seed);
         let all = catalogue(Side::Client, seed);
+        let autobahn: BTreeMap<String, Vec<String>> = all
+            .iter()
+            .map(|c| (c.id.clone(), c.autobahn.clone()))
+            .collect();
         warn_unmatched_globs(&globs, all.iter().map(|c| c.id.as_str()));
-        let selected = select(all, &globs);
+        let mut selected = select(all, &globs);
+        if let Some(spec) = &spec {
+            selected = super::spec::select(spec, selected)?;
+        }
+        let plan = AgentPlan {
+            expect,
+            skip: spec
+                .as_ref()
+                .map(|sp| super::spec::agent_skips(sp, &selected))
+                .unwrap_or_default(),
+        };
         if selected.is_empty() {
             bail!("no case matches {globs:?} (see `wschaos cases --side client`)");
         }
@@ -75,11 +116,11 @@ impl RunCommand for CheckClient {
             seed,
             timeout,
             wait: std::time::Duration::from_secs(wait_s),
-            repro_dir: output.repro_dir(),
+            repro_dir: self.drop_in.repro_dir(&output),
             progress,
         };
         let started = now_rfc3339();
-        let outcome = serve_until(listener, cfg, selected, shutdown.wait()).await;
+        let outcome = serve_agents_until(listener, cfg, selected, plan, shutdown.wait()).await;
         if outcome.upgrades == 0 && !outcome.stopped {
             bail!(
                 "no client attempted a WebSocket upgrade at ws://{local}/ within --wait-s {wait_s}; \
@@ -96,17 +137,33 @@ impl RunCommand for CheckClient {
         if !outcome.agents.is_empty() {
             eprintln!("agent(s): {}", outcome.agents.join(", "));
         }
-        let mut report = Report::new(
-            Mode::Client,
-            format!("ws://{local}/"),
-            seed,
-            started,
-            outcome.results,
-        )
-        .strict(strict);
-        if outcome.not_run > 0 {
-            report = report.interrupted(outcome.not_run);
-        }
-        emit(&report, &output)
+        let one = outcome.per_agent.len() == 1 && outcome.per_agent[0].agent.is_none();
+        let runs: Vec<AgentRun> = outcome
+            .per_agent
+            .into_iter()
+            .map(|a| {
+                let mut report = Report::new(
+                    Mode::Client,
+                    format!("ws://{local}/"),
+                    seed,
+                    started.clone(),
+                    a.results,
+                )
+                .strict(strict);
+                if a.not_run > 0 {
+                    report = report.interrupted(a.not_run);
+                }
+                let agent = a.agent.unwrap_or_else(|| "client".to_owned());
+                if !one {
+                    report.agent = Some(agent.clone());
+                }
+                AgentRun {
+                    agent,
+                    report,
+                    autobahn: autobahn.clone(),
+                }
+            })
+            .collect();
+        emit_runs(&runs, &output, &self.drop_in)
     }
 }

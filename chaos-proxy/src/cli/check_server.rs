@@ -1,13 +1,17 @@
 //! `wschaos check-server`: wschaos is the client and drives a server under test
 //! through the server-side catalogue, one fresh connection per case.
 
+use std::collections::BTreeMap;
+
 use anyhow::bail;
 
-use super::output::{CaseRun, emit};
+use super::output::{CaseRun, DropIn, emit_runs};
+use super::spec::{Spec, excluded_for};
 use super::signal::Shutdown;
 use super::{MAX_JOBS, RunCommand, bounded, millis, seed_or_random, warn_unmatched_globs};
 use crate::catalogue::{Side, catalogue, select};
 use crate::check::server::{RequestExtras, ServerCheck, probe, run_suite_until};
+use crate::report::autobahn_index::AgentRun;
 use crate::report::{Mode, Report, now_rfc3339};
 use crate::url::WsUrl;
 
@@ -23,15 +27,28 @@ Exit status: 0 when every case passed or is info (non-strict does not fail the r
 unless --strict), 1 when a case failed, 2 for usage, configuration or connection errors \
 and for an interrupted run.
 
+Several servers make one run and one report: --target given more than once, or the \
+servers of an Autobahn fuzzingclient.json given with --spec. Each is named by its agent: \
+the spec's \"agent\", else --agent (in the order of the --target flags), else the \
+101's Server: header (as Autobahn does), else HOST:PORT. Servers run one after another.
+
 Example:
   wschaos check-server --target ws://127.0.0.1:9001/ --case 'rsv.*' --format junit --out report.xml
+  wschaos check-server --spec fuzzingclient.json --report-dir reports/servers
+  wschaos check-server --target ws://127.0.0.1:9001/ --target ws://127.0.0.1:9002/ --agent a --agent b --report-dir out
   wschaos check-server --target ws://127.0.0.1:9001/chat --header 'Authorization: Bearer t0k' --subprotocol chat.v1")]
 pub struct CheckServer {
-    /// ws://HOST:PORT/PATH of the server under test (wss:// is not supported).
-    #[arg(long, value_name = "URL")]
-    pub target: String,
+    /// ws://HOST:PORT/PATH of a server under test (repeatable: one run, one
+    /// report with every agent; wss:// is not supported).
+    #[arg(long = "target", value_name = "URL")]
+    pub targets: Vec<String>,
+    /// The agent name of each --target, in the same order (repeatable).
+    #[arg(long = "agent", value_name = "NAME")]
+    pub agents: Vec<String>,
     #[command(flatten)]
     pub run: CaseRun,
+    #[command(flatten)]
+    pub drop_in: DropIn,
     /// Accepted so that existing scripts keep working; it changes nothing: the
     /// deflate.* cases always run, each offering permessage-deflate, and are
     /// `info` ("extension not negotiated") where the server does not agree.
@@ -127,8 +144,57 @@ pub fn request_extras(
     Ok(extras)
 }
 
+/// One server of the run: where, and under which agent name (if one was given).
+struct Server {
+    url: WsUrl,
+    agent: Option<String>,
+}
+
+/// The servers of the run, from the spec or the --target flags.
+fn servers(
+    targets: &[String],
+    agents: &[String],
+    spec: Option<&Spec>,
+) -> anyhow::Result<Vec<Server>> {
+    if agents.len() > targets.len() {
+        bail!(
+            "{} --agent for {} --target: give at most one --agent per --target, in the same order",
+            agents.len(),
+            targets.len()
+        );
+    }
+    let from_spec = spec.map(|s| s.servers.as_slice()).unwrap_or_default();
+    match (from_spec.is_empty(), targets.is_empty()) {
+        (false, false) => bail!(
+            "--target and a --spec with \"servers\" both name servers: give one or the other"
+        ),
+        (true, true) => bail!(
+            "no server to check: give --target URL (repeatable) or --spec with \"servers\""
+        ),
+        (false, true) => from_spec
+            .iter()
+            .map(|s| {
+                Ok(Server {
+                    url: WsUrl::parse(&s.url)?,
+                    agent: s.agent.clone(),
+                })
+            })
+            .collect(),
+        (true, false) => targets
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                Ok(Server {
+                    url: WsUrl::parse(t)?,
+                    agent: agents.get(i).cloned(),
+                })
+            })
+            .collect(),
+    }
+}
+
 impl RunCommand for CheckServer {
-    async fn run(self) -> anyhow::Result<u8> {
+    async fn run(mut self) -> anyhow::Result<u8> {
         let CaseRun {
             cases: globs,
             output,
@@ -137,7 +203,8 @@ impl RunCommand for CheckServer {
             strict,
             progress,
         } = self.run;
-        let target = WsUrl::parse(&self.target)?;
+        let spec = self.drop_in.check()?;
+        let servers = servers(&self.targets, &self.agents, spec.as_ref())?;
         let timeout = millis("--timeout-ms", timeout_ms)?;
         let jobs = bounded("--jobs", self.jobs, MAX_JOBS)? as usize;
         let extras = request_extras(&self.headers, self.origin.as_deref(), &self.subprotocols)?;
@@ -145,40 +212,94 @@ impl RunCommand for CheckServer {
         let shutdown = Shutdown::on_signal();
         let seed = seed_or_random(seed);
         let all = catalogue(Side::Server, seed);
+        let autobahn: BTreeMap<String, Vec<String>> = all
+            .iter()
+            .map(|c| (c.id.clone(), c.autobahn.clone()))
+            .collect();
         warn_unmatched_globs(&globs, all.iter().map(|c| c.id.as_str()));
-        let selected = select(all, &globs);
+        let mut selected = select(all, &globs);
+        if let Some(spec) = &spec {
+            selected = super::spec::select(spec, selected)?;
+        }
         if selected.is_empty() {
             bail!("no case matches {globs:?} (see `wschaos cases`)");
         }
-        tokio::select! {
-            probed = probe(&target, timeout, &extras) => probed.map_err(anyhow::Error::msg)?,
-            () = shutdown.clone().wait() => bail!("interrupted before the first case"),
+        // Every server is probed before the first case: one that cannot be
+        // reached is an error, never a missing column.
+        let mut named: Vec<(WsUrl, String, bool)> = Vec::new();
+        for s in &servers {
+            let header = tokio::select! {
+                probed = probe(&s.url, timeout, &extras) => probed
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", s.url))?,
+                () = shutdown.clone().wait() => bail!("interrupted before the first case"),
+            };
+            let given = s.agent.is_some();
+            let mut agent = s
+                .agent
+                .clone()
+                .or(header)
+                .unwrap_or_else(|| s.url.authority());
+            let base = agent.clone();
+            let mut n = 2;
+            while named.iter().any(|(_, a, _)| *a == agent) {
+                agent = format!("{base} #{n}");
+                n += 1;
+            }
+            named.push((s.url.clone(), agent, given));
         }
-        let cfg = ServerCheck {
-            target: target.clone(),
-            seed,
-            timeout,
-            jobs,
-            repro_dir: output.repro_dir(),
-            extras,
-            progress,
-        };
-        let started = now_rfc3339();
-        let total = selected.len();
-        let outcome = run_suite_until(&cfg, selected, shutdown.wait()).await;
-        let mut report = Report::new(
-            Mode::Server,
-            target.to_string(),
-            seed,
-            started,
-            outcome.results,
-        )
-        .strict(strict);
-        if outcome.not_run > 0 {
-            report = report.interrupted(outcome.not_run);
+        let one = named.len() == 1 && !named[0].2;
+        let mut runs = Vec::new();
+        let mut stopped = false;
+        for (url, agent, _) in named {
+            let skip = spec
+                .as_ref()
+                .map(|sp| excluded_for(sp, &agent, &selected))
+                .unwrap_or_default();
+            let cases: Vec<_> = selected
+                .iter()
+                .filter(|c| !skip.contains(&c.id))
+                .cloned()
+                .collect();
+            let total = cases.len();
+            let cfg = ServerCheck {
+                target: url.clone(),
+                seed,
+                timeout,
+                jobs,
+                repro_dir: self.drop_in.repro_dir(&output),
+                extras: extras.clone(),
+                progress,
+            };
+            let started = now_rfc3339();
+            let outcome = if stopped {
+                crate::check::server::SuiteOutcome {
+                    results: Vec::new(),
+                    not_run: total,
+                }
+            } else {
+                if !one {
+                    eprintln!("check-server: {url} as agent {agent:?} ({total} cases)");
+                }
+                run_suite_until(&cfg, cases, shutdown.clone().wait()).await
+            };
+            stopped |= outcome.not_run > 0;
+            let mut report =
+                Report::new(Mode::Server, url.to_string(), seed, started, outcome.results)
+                    .strict(strict);
+            if outcome.not_run > 0 {
+                report = report.interrupted(outcome.not_run);
+            }
+            debug_assert_eq!(report.cases.len() + report.not_run, total);
+            if !one {
+                report.agent = Some(agent.clone());
+            }
+            runs.push(AgentRun {
+                agent,
+                report,
+                autobahn: autobahn.clone(),
+            });
         }
-        debug_assert_eq!(report.cases.len() + report.not_run, total);
-        emit(&report, &output)
+        emit_runs(&runs, &output, &self.drop_in)
     }
 }
 

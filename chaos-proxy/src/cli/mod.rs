@@ -15,6 +15,7 @@ pub mod output;
 pub mod proxy;
 pub mod replay;
 pub mod signal;
+pub mod spec;
 
 use std::io::{IsTerminal as _, Write as _};
 use std::net::SocketAddr;

@@ -80,6 +80,11 @@ fn cell_text(r: &CaseResult) -> String {
     }
 }
 
+/// Frames shown per case, and payload bytes per frame, in the page (the case
+/// files have more): a page with several agents must stay light.
+const HTML_FRAMES: usize = 64;
+const HTML_PAYLOAD: usize = 256;
+
 const STYLE: &str = r#"
 body{font:14px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:1.5em;color:#1b1f24;background:#fff}
 h1{font-size:1.4em;margin:0 0 .3em}h2{font-size:1.1em;margin:1.2em 0 .4em}
@@ -301,7 +306,7 @@ fn panel(h: &mut String, run: &AgentRun, a: usize, i: usize, c: &CaseResult) {
                 let _ = write!(h, "<p class=\"viol\">{}</p>", esc(n));
             }
             h.push_str("<table class=\"wire\"><tr><th>t ms</th><th>dir</th><th>opcode</th><th>flags</th><th>length</th><th>payload</th></tr>");
-            for f in &d.frames {
+            for f in d.frames.iter().take(HTML_FRAMES) {
                 let (arrow, cls) = match f.dir {
                     Dir::Sent => ("→ sent", "sent"),
                     Dir::Received => ("← recv", "received"),
@@ -310,18 +315,20 @@ fn panel(h: &mut String, run: &AgentRun, a: usize, i: usize, c: &CaseResult) {
                 if let Some(code) = f.close_code() {
                     let _ = write!(payload, "code {code} ");
                 }
+                let shown = f.payload.len().min(HTML_PAYLOAD);
                 match f.text() {
                     Some(t) => {
-                        let _ = write!(payload, "“{}”", esc(&t));
+                        let cut: String = t.chars().take(HTML_PAYLOAD).collect();
+                        let _ = write!(payload, "“{}”", esc(&cut));
                     }
-                    None => payload.push_str(&esc(&f.hex())),
+                    None => payload.push_str(&esc(&f.hex()[..2 * shown])),
                 }
-                if f.payload.len() as u64 != f.length {
+                if shown as u64 != f.length {
                     let _ = write!(
                         payload,
-                        " <i>(first {} of {} bytes)</i>",
-                        f.payload.len(),
-                        f.length
+                        " <i>(first {shown} of {} bytes; the case file has up to {})</i>",
+                        f.length,
+                        super::exchange::PAYLOAD_SHOWN
                     );
                 }
                 if let Some(v) = &f.violation {
@@ -337,6 +344,13 @@ fn panel(h: &mut String, run: &AgentRun, a: usize, i: usize, c: &CaseResult) {
                 );
             }
             h.push_str("</table>");
+            if d.frames.len() > HTML_FRAMES {
+                let _ = write!(
+                    h,
+                    "<p>… and {} more frames: see the case file.</p>",
+                    d.frames.len() - HTML_FRAMES
+                );
+            }
         }
     }
     h.push_str("</section>\n");

@@ -12,8 +12,35 @@ use super::text::{format_expected, format_observed};
 use super::{CaseResult, Report, Verdict};
 
 pub fn render(report: &Report) -> String {
+    render_many(&[report])
+}
+
+/// One suite per report (per agent of a run of several, named after it).
+pub fn render_many(reports: &[&Report]) -> String {
+    let mut junit = quick_junit::Report::new("wschaos");
+    let mut all = Duration::ZERO;
+    for report in reports {
+        let (suite, total) = suite(report);
+        all += total;
+        junit.add_test_suite(suite);
+    }
+    junit.set_time(all);
+    let mut xml = junit
+        .to_string()
+        .expect("writing XML into memory cannot fail");
+    if !xml.ends_with('\n') {
+        xml.push('\n');
+    }
+    xml
+}
+
+fn suite(report: &Report) -> (TestSuite, Duration) {
     let mode = report.mode.as_str();
-    let mut suite = TestSuite::new(format!("wschaos {mode}"));
+    let name = match &report.agent {
+        Some(agent) => format!("wschaos {mode} {agent}"),
+        None => format!("wschaos {mode}"),
+    };
+    let mut suite = TestSuite::new(name);
     suite.add_properties([
         Property::new("seed", report.seed.to_string()),
         Property::new("target", report.target.as_str()),
@@ -35,16 +62,7 @@ pub fn render(report: &Report) -> String {
         suite.add_test_case(test_case(mode, case, time, report.fails(case.verdict)));
     }
     suite.set_time(total);
-
-    let mut junit = quick_junit::Report::new("wschaos");
-    junit.set_time(total).add_test_suite(suite);
-    let mut xml = junit
-        .to_string()
-        .expect("writing XML into memory cannot fail");
-    if !xml.ends_with('\n') {
-        xml.push('\n');
-    }
-    xml
+    (suite, total)
 }
 
 fn test_case(mode: &str, case: &CaseResult, time: Duration, fails: bool) -> TestCase {

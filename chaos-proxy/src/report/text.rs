@@ -164,7 +164,7 @@ fn width(s: &str) -> usize {
     s.chars().count()
 }
 
-fn escape(s: &str) -> String {
+pub fn escape(s: &str) -> String {
     clip(s, usize::MAX, false)
 }
 
