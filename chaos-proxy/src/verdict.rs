@@ -206,7 +206,8 @@ pub fn bulk_closed(close: &ClosePayload, at: &str) -> Judgement {
         reason: close.reason.clone(),
     };
     if close.code == Some(CloseCode::Size) {
-        let note = format!("closed with 1009 at {at}: the endpoint limits message size");
+        let note =
+            format!("closed with 1009 at {at}: a limit of the endpoint's (size or fragments)");
         return Judgement::new(observed, Verdict::Info, Some(note));
     }
     let code = close.code.map_or("no code".to_owned(), |c| c.to_string());

@@ -5,6 +5,7 @@ connects to BASE/case/<id> for each and echoes every message until the connectio
 ends.
 
     ws_echo_client.py --base ws://127.0.0.1:PORT [--case ID]... [--no-compression]
+                      [--max-size BYTES]
 
 Traffic mode, for the proxy matrix (the same steps as targets/python/aiohttp_client.py
 and targets/node/client.js): on every URL at once, send MESSAGES text messages and
@@ -27,10 +28,14 @@ from websockets.asyncio.client import connect
 STEP_TIMEOUT = 1.5
 
 
-async def run_case(url, compression):
+async def run_case(url, compression, max_size):
     try:
         async with connect(
-            url, open_timeout=5, close_timeout=2, compression=compression
+            url,
+            open_timeout=5,
+            close_timeout=2,
+            compression=compression,
+            max_size=max_size,
         ) as ws:
             async for message in ws:
                 await ws.send(message)
@@ -82,6 +87,7 @@ async def main():
     parser.add_argument("--base", help="ws://127.0.0.1:PORT (echo mode)")
     parser.add_argument("--case", action="append", default=[])
     parser.add_argument("--no-compression", action="store_true")
+    parser.add_argument("--max-size", type=int, default=2**20)
     parser.add_argument("--traffic", action="append", default=[], metavar="URL")
     parser.add_argument("--messages", type=int, default=3)
     parser.add_argument("--ping", action="store_true")
@@ -103,7 +109,7 @@ async def main():
         with urllib.request.urlopen(http, timeout=5) as resp:
             cases = json.load(resp)
     for case in cases:
-        outcome = await run_case(f"{base}/case/{case}", compression)
+        outcome = await run_case(f"{base}/case/{case}", compression, args.max_size)
         print(f"{case}: {outcome}", flush=True)
 
 
