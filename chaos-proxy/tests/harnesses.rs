@@ -34,8 +34,9 @@ fn python_has(module: &str) -> bool {
     ok
 }
 
-/// Runs check-client over the whole client catalogue, then `harness(url)`, and
-/// returns check-client's stderr and JSON report. Both must end by themselves.
+/// Runs check-client over the whole client catalogue (with `--report-dir`),
+/// then `harness(url)`, and returns check-client's stderr and JSON report; the
+/// report directory is checked by `check_report_dir`. Both must end by themselves.
 fn run(name: &str, harness: impl FnOnce(&str) -> Command) -> (String, serde_json::Value) {
     let dir = std::env::temp_dir().join(format!("wschaos-harness-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -49,8 +50,12 @@ fn run(name: &str, harness: impl FnOnce(&str) -> Command) -> (String, serde_json
             "--timeout-ms",
             "1000",
         ])
-        .args(["--wait-s", "60", "--seed", "1", "--format", "json", "--out"])
+        .args([
+            "--wait-s", "300", "--seed", "1", "--format", "json", "--out",
+        ])
         .arg(&out)
+        .arg("--report-dir")
+        .arg(dir.join("reports"))
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -70,13 +75,59 @@ fn run(name: &str, harness: impl FnOnce(&str) -> Command) -> (String, serde_json
     std::io::Read::read_to_string(&mut err, &mut rest).unwrap();
     let code = checker.wait().unwrap().code();
     assert!(
-        started.elapsed() < Duration::from_secs(50),
+        started.elapsed() < Duration::from_secs(290),
         "{name}: check-client did not end when the harness was done"
     );
     assert!(matches!(code, Some(0 | 1)), "{name}: exit {code:?}\n{rest}");
     let report = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    check_report_dir(name, &dir.join("reports"), &report);
     let _ = std::fs::remove_dir_all(&dir);
     (banner + &rest, report)
+}
+
+/// The report directory Autobahn users read: index.json with every case of the
+/// run for the harness's agent (and our verdict beside Autobahn's words), a case
+/// file per case with its exchange, wschaos.json and index.html.
+fn check_report_dir(name: &str, dir: &Path, report: &serde_json::Value) {
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();
+    let agents = index.as_object().unwrap();
+    assert_eq!(agents.len(), 1, "{name}: {:?}", agents.keys());
+    let (agent, cases) = agents.iter().next().unwrap();
+    let cases = cases.as_object().unwrap();
+    let ran = report["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), ran.len(), "{name}: every case for {agent}");
+    for c in ran {
+        let id = c["id"].as_str().unwrap();
+        let e = &cases[id];
+        assert_eq!(e["wschaos"], c["verdict"], "{name} {id}");
+        let file = dir.join(e["reportfile"].as_str().unwrap());
+        assert!(file.is_file(), "{name}: {}", file.display());
+    }
+    let sample: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(dir.join(cases["ok.text"]["reportfile"].as_str().unwrap())).unwrap(),
+    )
+    .unwrap();
+    assert!(
+        sample["httpRequest"]
+            .as_str()
+            .unwrap()
+            .contains("/runCase?"),
+        "{name}: {sample}"
+    );
+    let frames = sample["wirelog"].as_array().unwrap();
+    assert!(
+        frames
+            .iter()
+            .any(|f| f["dir"] == "sent" && f["opcode_name"] == "text")
+            && frames
+                .iter()
+                .any(|f| f["dir"] == "received" && f["opcode_name"] == "text"),
+        "{name}: the echo both ways: {sample}"
+    );
+    let html = std::fs::read_to_string(dir.join("index.html")).unwrap();
+    assert_eq!(html.matches("class=\"cell ").count(), ran.len(), "{name}");
+    assert!(dir.join("wschaos.json").is_file());
 }
 
 /// What every harness run must show: the agent, every numbered case run (none

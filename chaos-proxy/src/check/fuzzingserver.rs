@@ -36,9 +36,13 @@ pub enum Route {
     Refuse(u16, String),
 }
 
-/// Whether a case is in Autobahn's numbering (see the module doc).
+/// Whether a case is in Autobahn's numbering (see the module doc): a valid
+/// handshake, plain or with permessage-deflate answered as the case's profile
+/// says (Autobahn numbers its compression cases too; a harness that offers no
+/// compression gets them as `info`, "extension not negotiated").
 pub fn numbered(case: &Case) -> bool {
-    case.setup == crate::catalogue::Setup::Plain
+    use crate::catalogue::Setup;
+    matches!(case.setup, Setup::Plain | Setup::Deflate(_))
 }
 
 /// Maps a request path to a route, against the run's `cases`; `numbered` holds

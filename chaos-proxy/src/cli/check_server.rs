@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use anyhow::bail;
 
 use super::output::{CaseRun, DropIn, emit_runs};
-use super::spec::{Spec, excluded_for};
 use super::signal::Shutdown;
+use super::spec::{Spec, excluded_for};
 use super::{MAX_JOBS, RunCommand, bounded, millis, seed_or_random, warn_unmatched_globs};
 use crate::catalogue::{Side, catalogue, select};
 use crate::check::server::{RequestExtras, ServerCheck, probe, run_suite_until};
@@ -165,12 +165,12 @@ fn servers(
     }
     let from_spec = spec.map(|s| s.servers.as_slice()).unwrap_or_default();
     match (from_spec.is_empty(), targets.is_empty()) {
-        (false, false) => bail!(
-            "--target and a --spec with \"servers\" both name servers: give one or the other"
-        ),
-        (true, true) => bail!(
-            "no server to check: give --target URL (repeatable) or --spec with \"servers\""
-        ),
+        (false, false) => {
+            bail!("--target and a --spec with \"servers\" both name servers: give one or the other")
+        }
+        (true, true) => {
+            bail!("no server to check: give --target URL (repeatable) or --spec with \"servers\"")
+        }
         (false, true) => from_spec
             .iter()
             .map(|s| {
@@ -283,9 +283,14 @@ impl RunCommand for CheckServer {
                 run_suite_until(&cfg, cases, shutdown.clone().wait()).await
             };
             stopped |= outcome.not_run > 0;
-            let mut report =
-                Report::new(Mode::Server, url.to_string(), seed, started, outcome.results)
-                    .strict(strict);
+            let mut report = Report::new(
+                Mode::Server,
+                url.to_string(),
+                seed,
+                started,
+                outcome.results,
+            )
+            .strict(strict);
             if outcome.not_run > 0 {
                 report = report.interrupted(outcome.not_run);
             }

@@ -57,8 +57,10 @@ fn grade_entry(e: &Value) -> Option<(Grade, String)> {
     Some((g, format!("{b}/{c}")))
 }
 
-/// The baseline: agent (None: a report that named none) -> id -> (grade, label).
-type Old = BTreeMap<Option<String>, BTreeMap<String, (Grade, String)>>;
+/// One agent's baseline: id -> (grade, label).
+type Cases = BTreeMap<String, (Grade, String)>;
+/// The baseline: agent (None: a report that named none) -> its cases.
+type Old = BTreeMap<Option<String>, Cases>;
 
 /// Reads a baseline file; a one-line error when it is neither format.
 pub fn load(path: &Path) -> anyhow::Result<Old> {
@@ -154,20 +156,17 @@ impl Comparison {
 /// they are compared whatever their names; else by name.
 pub fn compare(old: &Old, runs: &[AgentRun]) -> Comparison {
     let mut cmp = Comparison::default();
-    let pairs: Vec<(
-        &Option<String>,
-        &BTreeMap<String, (Grade, String)>,
-        Option<&AgentRun>,
-    )> = if old.len() == 1 && runs.len() == 1 {
-        old.iter().map(|(a, m)| (a, m, runs.first())).collect()
-    } else {
-        old.iter()
-            .map(|(a, m)| {
-                let run = runs.iter().find(|r| Some(&r.agent) == a.as_ref());
-                (a, m, run)
-            })
-            .collect()
-    };
+    let pairs: Vec<(&Option<String>, &Cases, Option<&AgentRun>)> =
+        if old.len() == 1 && runs.len() == 1 {
+            old.iter().map(|(a, m)| (a, m, runs.first())).collect()
+        } else {
+            old.iter()
+                .map(|(a, m)| {
+                    let run = runs.iter().find(|r| Some(&r.agent) == a.as_ref());
+                    (a, m, run)
+                })
+                .collect()
+        };
     for (agent, cases, run) in pairs {
         let name = agent.clone().unwrap_or_else(|| "(unnamed)".into());
         let Some(run) = run else {

@@ -107,6 +107,15 @@ table.wire td.p{max-width:40em;word-break:break-all}
 .sent{color:#0a3069}.received{color:#6e3b00}.viol{color:#a40e26}
 "#;
 
+/// A count cell, coloured only when there is something to count.
+fn count(n: usize, class: &str) -> String {
+    if n == 0 {
+        "<td class=\"n\">0</td>".to_owned()
+    } else {
+        format!("<td class=\"n {class}\">{n}</td>")
+    }
+}
+
 /// Renders the page for every agent of the run.
 pub fn render(runs: &[AgentRun]) -> String {
     // Every case id any agent ran, in id order, grouped by category.
@@ -137,9 +146,9 @@ pub fn render(runs: &[AgentRun]) -> String {
     h.push_str("</style></head><body>\n");
     let mode = runs.first().map_or("", |r| r.report.mode.as_str());
     let started = runs.first().map_or("", |r| r.report.started.as_str());
-    let _ = write!(
+    let _ = writeln!(
         h,
-        "<h1>wschaos report</h1><p>mode: {} · started: {} · wschaos {} · {} agent(s), {} case(s)</p>\n",
+        "<h1>wschaos report</h1><p>mode: {} · started: {} · wschaos {} · {} agent(s), {} case(s)</p>",
         esc(mode),
         esc(started),
         esc(env!("CARGO_PKG_VERSION")),
@@ -153,14 +162,14 @@ pub fn render(runs: &[AgentRun]) -> String {
         let missing = ids.len() - r.report.cases.len();
         let _ = writeln!(
             h,
-            "<tr class=\"agent\"><th>{}</th><td>{}</td><td class=\"n\">{}</td><td class=\"n v-pass\">{}</td><td class=\"n v-nonstrict\">{}</td><td class=\"n v-fail\">{}</td><td class=\"n v-info\">{}</td><td class=\"n\">{}</td></tr>",
+            "<tr class=\"agent\"><th>{}</th><td>{}</td><td class=\"n\">{}</td>{}{}{}{}<td class=\"n\">{}</td></tr>",
             esc(&r.agent),
             esc(&r.report.target),
             r.report.seed,
-            s.pass,
-            s.non_strict,
-            s.fail,
-            s.info,
+            count(s.pass, "v-pass"),
+            count(s.non_strict, "v-nonstrict"),
+            count(s.fail, "v-fail"),
+            count(s.info, "v-info"),
             missing + r.report.not_run
         );
     }
@@ -290,13 +299,6 @@ fn panel(h: &mut String, run: &AgentRun, a: usize, i: usize, c: &CaseResult) {
         None => h.push_str("<p>No wire log was recorded for this case.</p>"),
         Some(w) => {
             let d = w.decode();
-            let head = |s: &str| esc(&s.replace("\r\n", "\n"));
-            let _ = write!(
-                h,
-                "<h3>Upgrade request</h3><pre>{}</pre><h3>Response</h3><pre>{}</pre>",
-                head(&d.http_request),
-                head(&d.http_response)
-            );
             let _ = write!(
                 h,
                 "<h3>Frames</h3><p>{} bytes sent, {} received.</p>",
@@ -351,6 +353,13 @@ fn panel(h: &mut String, run: &AgentRun, a: usize, i: usize, c: &CaseResult) {
                     d.frames.len() - HTML_FRAMES
                 );
             }
+            let head = |s: &str| esc(&s.replace("\r\n", "\n"));
+            let _ = write!(
+                h,
+                "<details><summary>Upgrade request and response</summary><pre>{}</pre><pre>{}</pre></details>",
+                head(&d.http_request),
+                head(&d.http_response)
+            );
         }
     }
     h.push_str("</section>\n");
