@@ -131,7 +131,11 @@ async fn websockets_server_verdicts() {
         extras: Default::default(),
         progress: false,
     };
-    let cases = catalogue(Side::Server, SEED);
+    // The bulk cases (hundreds of megabytes) are sampled in a test of their own.
+    let cases: Vec<_> = catalogue(Side::Server, SEED)
+        .into_iter()
+        .filter(|c| c.bulk.is_none())
+        .collect();
     let expects: HashMap<String, Expect> = cases
         .iter()
         .map(|c| (c.id.clone(), c.expect.clone()))
@@ -171,7 +175,10 @@ async fn websockets_client_verdicts() {
     }
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("ws://{}", listener.local_addr().unwrap());
-    let cases = catalogue(Side::Client, SEED);
+    let cases: Vec<_> = catalogue(Side::Client, SEED)
+        .into_iter()
+        .filter(|c| c.bulk.is_none())
+        .collect();
     let expects: HashMap<String, Expect> = cases
         .iter()
         .map(|c| (c.id.clone(), c.expect.clone()))
@@ -417,4 +424,76 @@ async fn deflate_parameters_agreed_and_not_kept_to_fail() {
             Verdict::Pass
         }
     });
+}
+
+/// A sample of every bulk family in both roles (the whole of them takes
+/// minutes in a debug build; README gives a release run of all): the largest
+/// message, the smallest frames, the smallest writes, 1,000 round trips, 1,000
+/// compressed messages, and the largest compressed messages in frames with each
+/// deflate negotiation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websockets_bulk_sample_both_sides() {
+    if !python_ready() {
+        return;
+    }
+    let globs: Vec<String> = [
+        "limits.text-16m",
+        "limits.binary-4m-frames-64",
+        "limits.text-1m+chop64",
+        "limits.binary-1000x16",
+        "deflate.json-16",
+        "deflate.*-128k-frames-32k",
+    ]
+    .map(String::from)
+    .to_vec();
+    let want = |id: &str| {
+        if TOO_MANY_FRAGMENTS.contains(&id) {
+            Verdict::Info
+        } else {
+            Verdict::Pass
+        }
+    };
+    let (_server, url) = spawn_server_with(&["--max-size", "33554432"]);
+    let cfg = ServerCheck {
+        target: WsUrl::parse(&url).unwrap(),
+        seed: SEED,
+        timeout: Duration::from_millis(3000),
+        jobs: 4,
+        repro_dir: None,
+        extras: Default::default(),
+        progress: false,
+    };
+    let cases = wschaos::catalogue::select(catalogue(Side::Server, SEED), &globs);
+    assert_eq!(cases.len(), 16);
+    let results = by_id(run_suite(&cfg, cases).await);
+    assert_verdicts(&results, want);
+
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("ws://{}", listener.local_addr().unwrap());
+    let cfg = ClientCheck {
+        seed: SEED,
+        timeout: Duration::from_millis(3000),
+        wait: Duration::from_secs(120),
+        repro_dir: None,
+        progress: false,
+    };
+    let cases = wschaos::catalogue::select(catalogue(Side::Client, SEED), &globs);
+    let server = tokio::spawn(serve(listener, cfg, cases));
+    let client = Kill(
+        Command::new("python3")
+            .arg(script("ws_echo_client.py"))
+            .args(["--base", &base, "--max-size", "33554432"])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start python client"),
+    );
+    let results = by_id(
+        tokio::time::timeout(Duration::from_secs(150), server)
+            .await
+            .unwrap()
+            .unwrap(),
+    );
+    drop(client);
+    assert_eq!(results.len(), 16);
+    assert_verdicts(&results, want);
 }

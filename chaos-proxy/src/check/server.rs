@@ -229,14 +229,22 @@ pub async fn run_suite_until(
 ) -> SuiteOutcome {
     let total = cases.len();
     let permits = Arc::new(Semaphore::new(cfg.jobs.max(1)));
+    // Bulk cases (many or large messages) run one at a time: their time is the
+    // endpoint's, not shared with other bulk cases, and memory stays bounded.
+    let bulk = Arc::new(Semaphore::new(1));
     let cfg = Arc::new(cfg.clone());
     let mut set = JoinSet::new();
     for (i, case) in cases.into_iter().enumerate() {
         let permits = permits.clone();
+        let bulk = bulk.clone();
         let cfg = cfg.clone();
         let span = info_span!("case", id = %case.id);
         set.spawn(
             async move {
+                let _bulk = match case.bulk {
+                    Some(_) => Some(bulk.acquire_owned().await.ok()?),
+                    None => None,
+                };
                 // Closed when the run stops: a case still waiting never starts.
                 let _permit = permits.acquire_owned().await.ok()?;
                 Some((i, run_case(&cfg, &case).await))
