@@ -177,6 +177,27 @@ pub enum KnownDifference {
     /// A Close with both an invalid code and a reason that is not UTF-8:
     /// tungstenite reports the reason (1007), we report the code (1002).
     TungsteniteCloseReasonBeforeCode,
+    /// fastwebsockets judges the RSV bits, the opcode and a control frame's FIN
+    /// from the first two bytes of a header; we judge a header once it is whole.
+    /// A stream that ends inside such a header is failed by it, not by us (both
+    /// legal: the rule is broken either way, it is only sooner).
+    FastwebsocketsFailsOnPartialHeader,
+    /// fastwebsockets' fragment collector takes a non-final text or binary frame
+    /// while a message is open as the start of a new message, dropping the open
+    /// one (RFC 6455 5.4: fail the connection). It carries on, or fails later
+    /// for another reason (the new frame's UTF-8, say). A final one is refused.
+    FastwebsocketsRestartsMessageMidMessage,
+    /// A final text frame while a message is open, whose payload is not UTF-8:
+    /// fastwebsockets checks a final text frame's UTF-8 before the collector
+    /// checks the fragment rule, so it says 1007 where we say 1002. Both rules
+    /// are broken.
+    FastwebsocketsUtf8BeforeFragmentRules,
+    /// A fragmented text message that ends inside a UTF-8 sequence (its last
+    /// frames never complete the code point begun before them): fastwebsockets'
+    /// collector keeps the incomplete bytes aside and does not look at them
+    /// when the final frame arrives, so it delivers the message (RFC 6455 8.1:
+    /// fail with 1007).
+    FastwebsocketsTruncatedUtf8AtMessageEnd,
     /// fastwebsockets never looks at the mask bit: a server takes unmasked
     /// client frames, a client takes masked server frames (and leaves their
     /// payload masked). RFC 6455 5.1 says both must fail the connection.
@@ -212,8 +233,23 @@ pub enum KnownDifference {
     /// tokio-websockets checks a fragmented message's total against its limit
     /// only once a continuation frame is in whole (its header check bounds the
     /// frame alone), so a stream that ends inside the frame that crosses the
-    /// limit is not failed; we fail at that frame's header.
+    /// limit is not failed, and bad UTF-8 inside that frame is found first
+    /// (1007); we fail at that frame's header with 1009.
     TokioWebsocketsMessageLimitAfterFrame,
+    /// tokio-websockets judges what it can from the first two bytes of a header
+    /// (RSV, opcode, fragmentation state, mask bit, control length); we judge a
+    /// header once it is whole. As for fastwebsockets: sooner, not different.
+    TokioWebsocketsFailsOnPartialHeader,
+    /// tokio-websockets fails a Close that declares a 1-byte payload at its
+    /// header; we fail it once the byte is in. A stream that ends before it is
+    /// failed by it, not by us. Sooner, not different.
+    TokioWebsocketsCloseOneByteAtHeader,
+    /// A fragmented text message whose final frame is empty while a code point
+    /// begun before it is incomplete: tokio-websockets validates UTF-8 only for
+    /// frames with a payload, so the end-of-message check never runs and the
+    /// message is delivered, marked as validated UTF-8 (RFC 6455 8.1: 1007).
+    /// Its `Message::as_text` then builds a `&str` from those bytes unchecked.
+    TokioWebsocketsTruncatedUtf8BeforeEmptyFinalFrame,
 }
 
 /// The outcome of one comparison.
@@ -254,6 +290,46 @@ impl Disagreement<'_> {
         self.oracle.violation.as_ref().map(|(i, v)| (*i, v))
     }
 
+    /// The header of the frame that broke a rule.
+    pub fn violating_header(&self) -> Option<&crate::frame::FrameHeader> {
+        let (i, _) = self.violation()?;
+        self.oracle
+            .frames
+            .get(usize::try_from(i).ok()?)
+            .map(|f| &f.header)
+    }
+
+    /// The data of the message the violating frame belongs to, from its first
+    /// frame up to and including the violating frame (control frames left out),
+    /// if every one of those frames arrived in full.
+    pub fn violating_message(&self) -> Option<Vec<u8>> {
+        self.message_upto(false)
+    }
+
+    /// Like [`Disagreement::violating_message`], with what arrived of the
+    /// violating frame if the stream ends inside it.
+    pub fn violating_message_so_far(&self) -> Option<Vec<u8>> {
+        self.message_upto(true)
+    }
+
+    fn message_upto(&self, partial: bool) -> Option<Vec<u8>> {
+        use crate::frame::{Data, OpCode};
+        let (last, _) = self.violation()?;
+        let frames = &self.oracle.frames;
+        let first = (0..=last).rev().find(|&i| {
+            frames
+                .get(i as usize)
+                .is_some_and(|f| matches!(f.header.opcode, OpCode::Data(Data::Text | Data::Binary)))
+        })?;
+        let mut message = Vec::new();
+        for i in first..=last {
+            if matches!(frames.get(i as usize)?.header.opcode, OpCode::Data(_)) {
+                message.extend(frame_payload_upto(self.input, i, partial && i == last)?);
+            }
+        }
+        Some(message)
+    }
+
     /// The declared payload length of frame `index`.
     pub fn frame_len(&self, index: u64) -> Option<u64> {
         let i = usize::try_from(index).ok()?;
@@ -270,6 +346,61 @@ impl Disagreement<'_> {
     pub fn violating_payload(&self) -> Option<Vec<u8>> {
         self.violation()
             .and_then(|(i, _)| frame_payload(self.input, i))
+    }
+
+    /// The stream ends inside a frame header (the oracle judges a header once it
+    /// is whole): the violation the header's bytes so far already commit it to,
+    /// found by completing the header (with zero bytes, or all ones).
+    pub fn owed_once_header_completes(&self) -> Option<Violation> {
+        // Zero bytes for the smallest length (and key); all ones for the largest,
+        // where the length form alone decides (a control frame's 16-bit length).
+        [0x00, 0xFF].into_iter().find_map(|pad| {
+            let (i, v) = self.header_completed(pad)?.violation?;
+            (i == self.oracle.frames.len() as u64).then_some(v)
+        })
+    }
+
+    /// The stream ends inside a frame header that, completed with zero bytes,
+    /// is not in its minimal length form (the notice's rule is broken already).
+    pub fn partial_header_not_minimal(&self) -> bool {
+        self.header_completed(0x00).is_some_and(|o| {
+            o.notices
+                .iter()
+                .any(|(i, _)| *i == self.oracle.frames.len() as u64)
+        })
+    }
+
+    /// The oracle's reading of the stream with its last, partial frame header
+    /// completed with `pad` bytes; `None` if it does not end inside a header.
+    pub fn header_completed(&self, pad: u8) -> Option<StreamOutcome> {
+        if self.oracle.closed || self.oracle.violation.is_some() {
+            return None;
+        }
+        let mut parser = crate::parse::FrameParser::new();
+        let mut rest = self.input;
+        while parser.next_event(&mut rest).is_some() {}
+        let have = parser.pending_header();
+        let missing = match have {
+            [] => return None,
+            [_] => 1,
+            [_, b1, ..] => crate::parse::header_len(*b1).saturating_sub(have.len()),
+        };
+        let config = ValidatorConfig::new(self.setup.receiver)
+            .with_max_message_size(self.setup.max_message_size);
+        let mut padded = self.input.to_vec();
+        padded.resize(padded.len() + missing, pad);
+        Some(classify_chunks(config, [&padded[..]]))
+    }
+
+    /// Ours carries on because the stream ends inside a header whose bytes so far
+    /// already break a rule; theirs failed with a code that rule accepts.
+    pub fn failed_on_partial_header(&self) -> bool {
+        match (&self.cmp.ours, &self.cmp.theirs) {
+            (Verdict::Fine, Reaction::Closed(code)) => self
+                .owed_once_header_completes()
+                .is_some_and(|v| v.accepted_codes().contains(code)),
+            _ => false,
+        }
     }
 
     /// Whether a valid Close frame with this code arrived.
@@ -370,6 +501,12 @@ pub fn compare(input: &DiffInput) -> Comparison {
 /// The unmasked payload of frame `index` (0-based) of `bytes`, if it is there
 /// in full.
 pub fn frame_payload(bytes: &[u8], index: u64) -> Option<Vec<u8>> {
+    frame_payload_upto(bytes, index, false)
+}
+
+/// Like [`frame_payload`], and with `partial` what arrived of a frame the
+/// stream ends inside.
+fn frame_payload_upto(bytes: &[u8], index: u64, partial: bool) -> Option<Vec<u8>> {
     let mut parser = crate::parse::FrameParser::new();
     let mut input = bytes;
     let mut seen = 0u64;
@@ -377,7 +514,10 @@ pub fn frame_payload(bytes: &[u8], index: u64) -> Option<Vec<u8>> {
     let mut key = None;
     loop {
         let ev = parser.next_event(&mut input);
-        match ev? {
+        let Some(ev) = ev else {
+            return (partial && seen == index).then_some(payload);
+        };
+        match ev {
             crate::parse::Event::Header(h) => key = h.mask,
             crate::parse::Event::Payload { data, offset } if seen == index => {
                 let start = payload.len();

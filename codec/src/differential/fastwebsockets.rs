@@ -102,6 +102,32 @@ impl Endpoint for Fastwebsockets {
             {
                 Some(KnownDifference::FastwebsocketsIgnoresMasking)
             }
+            _ if d.failed_on_partial_header() => {
+                Some(KnownDifference::FastwebsocketsFailsOnPartialHeader)
+            }
+            (Verdict::Fail(_), _)
+                if matches!(violation, Some(Violation::DataFrameMidMessage))
+                    && d.violating_header().is_some_and(|h| !h.fin) =>
+            {
+                Some(KnownDifference::FastwebsocketsRestartsMessageMidMessage)
+            }
+            (Verdict::Fail(CloseCode::Protocol), Reaction::Closed(CloseCode::Invalid))
+                if matches!(violation, Some(Violation::DataFrameMidMessage))
+                    && d.violating_payload()
+                        .is_some_and(|p| std::str::from_utf8(&p).is_err()) =>
+            {
+                Some(KnownDifference::FastwebsocketsUtf8BeforeFragmentRules)
+            }
+            (Verdict::Fail(CloseCode::Invalid), _)
+                if matches!(violation, Some(Violation::InvalidUtf8Text))
+                    && d.violating_header()
+                        .is_some_and(|h| h.fin && h.opcode == crate::frame::OpCode::CONTINUE)
+                    && d.violating_message().is_some_and(|m| {
+                        std::str::from_utf8(&m).is_err_and(|e| e.error_len().is_none())
+                    }) =>
+            {
+                Some(KnownDifference::FastwebsocketsTruncatedUtf8AtMessageEnd)
+            }
             (Verdict::Fine, Reaction::Closed(CloseCode::Protocol)) if d.closed_with(1014) => {
                 Some(KnownDifference::Fastwebsockets1014Strict)
             }
@@ -113,12 +139,17 @@ impl Endpoint for Fastwebsockets {
             {
                 Some(KnownDifference::FastwebsocketsCloseReasonBeforeCode)
             }
-            (Verdict::Fail(_), Reaction::CarriedOn)
-                if matches!(violation, Some(Violation::ControlTooLong(_))) =>
+            // Taken, the long pong or Close goes on to its other checks (a
+            // Close's code and reason) or none.
+            (Verdict::Fail(_), _)
+                if matches!(violation, Some(Violation::ControlTooLong(_)))
+                    && d.violating_header()
+                        .is_some_and(|h| h.opcode != crate::frame::OpCode::PING) =>
             {
                 Some(KnownDifference::FastwebsocketsControlLengthOnlyForPing)
             }
-            (Verdict::Fail(CloseCode::Size), Reaction::CarriedOn)
+            // Taken, the message goes on to its other checks (its UTF-8) or none.
+            (Verdict::Fail(CloseCode::Size), _)
                 if matches!(violation, Some(Violation::MessageTooBig { .. }))
                     && d.violation()
                         .and_then(|(i, _)| d.frame_len(i))
@@ -126,8 +157,13 @@ impl Endpoint for Fastwebsockets {
             {
                 Some(KnownDifference::FastwebsocketsLimitPerFrame)
             }
-            (Verdict::Fine, Reaction::Closed(CloseCode::Size))
-                if d.oracle.frames.iter().any(|f| f.header.payload_len == max) =>
+            // At or before the frame we fail (if any), a frame of exactly the limit.
+            (_, Reaction::Closed(CloseCode::Size))
+                if d.oracle
+                    .frames
+                    .iter()
+                    .take(d.violation().map_or(usize::MAX, |(i, _)| i as usize + 1))
+                    .any(|f| f.header.payload_len == max) =>
             {
                 Some(KnownDifference::FastwebsocketsLimitInclusive)
             }
@@ -212,6 +248,38 @@ mod tests {
         assert_eq!(
             known(cut),
             KnownDifference::FastwebsocketsChecksOnlyWholeFrames
+        );
+        // RSV bits set, and the stream ends before the 16-bit length.
+        let partial = vec![0xF2, 0xFE, 0x01];
+        assert_eq!(
+            known(partial),
+            KnownDifference::FastwebsocketsFailsOnPartialHeader
+        );
+        // A message open, then a non-final text frame: a new message for it.
+        let mut restart = client_frame(0x01, b"ab");
+        restart.extend(client_frame(0x01, b"cd"));
+        restart.extend(client_frame(0x80, b"ef"));
+        let cmp = compare_endpoint(&mut Fastwebsockets, &limited(restart));
+        assert_eq!(cmp.theirs, Reaction::CarriedOn);
+        assert_eq!(
+            cmp.known,
+            Some(KnownDifference::FastwebsocketsRestartsMessageMidMessage)
+        );
+        // A message open, then a final text frame that is not UTF-8.
+        let mut bad = client_frame(0x01, b"ab");
+        bad.extend(client_frame(0x81, &[0xff]));
+        assert_eq!(
+            known(bad),
+            KnownDifference::FastwebsocketsUtf8BeforeFragmentRules
+        );
+        // "ok" and the first byte of a two-byte sequence, then an empty final frame.
+        let mut truncated = client_frame(0x01, b"ok\xce");
+        truncated.extend(client_frame(0x80, b""));
+        let cmp = compare_endpoint(&mut Fastwebsockets, &limited(truncated));
+        assert_eq!(cmp.theirs, Reaction::CarriedOn);
+        assert_eq!(
+            cmp.known,
+            Some(KnownDifference::FastwebsocketsTruncatedUtf8AtMessageEnd)
         );
         let close_1014 = client_frame(0x88, &1014u16.to_be_bytes());
         assert_eq!(known(close_1014), KnownDifference::Fastwebsockets1014Strict);

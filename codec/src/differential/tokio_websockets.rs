@@ -35,6 +35,14 @@ fn owed(e: &TwError) -> Option<Reaction> {
     })
 }
 
+/// The stream ends inside a Close frame that declares a 1-byte payload.
+fn ends_in_one_byte_close(o: &crate::stream::StreamOutcome) -> bool {
+    o.incomplete
+        && o.frames.last().is_some_and(|f| {
+            f.header.opcode == crate::frame::OpCode::CLOSE && f.header.payload_len == 1
+        })
+}
+
 impl Endpoint for TokioWebsockets {
     fn name(&self) -> &'static str {
         "tokio-websockets 0.12"
@@ -85,19 +93,57 @@ impl Endpoint for TokioWebsockets {
     fn known_difference(&self, d: &Disagreement<'_>) -> Option<KnownDifference> {
         let violation = d.violation().map(|(i, _)| i);
         match (&d.cmp.ours, &d.cmp.theirs) {
+            // Taken, the message is delivered and reading goes on.
+            (Verdict::Fail(CloseCode::Invalid), _)
+                if matches!(
+                    d.violation().map(|(_, v)| v),
+                    Some(Violation::InvalidUtf8Text)
+                ) && d.violating_header().is_some_and(|h| {
+                    h.fin && h.opcode == crate::frame::OpCode::CONTINUE && h.payload_len == 0
+                }) && d.violating_message().is_some_and(|m| {
+                    std::str::from_utf8(&m).is_err_and(|e| e.error_len().is_none())
+                }) =>
+            {
+                Some(KnownDifference::TokioWebsocketsTruncatedUtf8BeforeEmptyFinalFrame)
+            }
+            _ if d.failed_on_partial_header() => {
+                Some(KnownDifference::TokioWebsocketsFailsOnPartialHeader)
+            }
+            // The stream ends before the byte (or inside the header).
+            (Verdict::Fine, Reaction::Closed(CloseCode::Protocol))
+                if ends_in_one_byte_close(d.oracle)
+                    || d.header_completed(0x00)
+                        .is_some_and(|o| ends_in_one_byte_close(&o)) =>
+            {
+                Some(KnownDifference::TokioWebsocketsCloseOneByteAtHeader)
+            }
             (_, Reaction::Closed(CloseCode::Protocol))
-                if d.oracle
-                    .notices
-                    .first()
-                    .is_some_and(|(i, _)| violation.is_none_or(|v| *i <= v)) =>
+                if d.partial_header_not_minimal()
+                    || d.oracle
+                        .notices
+                        .first()
+                        .is_some_and(|(i, _)| violation.is_none_or(|v| *i <= v)) =>
             {
                 Some(KnownDifference::TokioWebsocketsRejectsNonMinimalLength)
             }
-            (Verdict::Fail(CloseCode::Size), Reaction::CarriedOn)
-                if matches!(
-                    d.violation().map(|(_, v)| v),
-                    Some(Violation::MessageTooBig { .. })
-                ) && !d.violating_frame_complete() =>
+            // The frame that takes the message past the limit is within it
+            // alone: the stream ends inside it, or its text breaks UTF-8 first.
+            (
+                Verdict::Fail(CloseCode::Size),
+                Reaction::CarriedOn | Reaction::Closed(CloseCode::Invalid),
+            ) if matches!(
+                d.violation().map(|(_, v)| v),
+                Some(Violation::MessageTooBig { .. })
+            ) && d
+                .violation()
+                .and_then(|(i, _)| d.frame_len(i))
+                .is_some_and(|len| len <= d.setup.max_message_size)
+                && match d.cmp.theirs {
+                    Reaction::CarriedOn => !d.violating_frame_complete(),
+                    _ => d.violating_message_so_far().is_some_and(|m| {
+                        std::str::from_utf8(&m).is_err_and(|e| e.error_len().is_some())
+                    }),
+                } =>
             {
                 Some(KnownDifference::TokioWebsocketsMessageLimitAfterFrame)
             }
@@ -163,6 +209,51 @@ mod tests {
             Some(KnownDifference::TokioWebsocketsMessageLimitAfterFrame),
             "{cmp:?}"
         );
+        // A reserved opcode, and the stream ends before the mask key.
+        let cmp = super::super::compare_endpoint(&mut t, &limited(vec![0x83, 0x85, 0x01]));
+        assert_eq!(
+            cmp.known,
+            Some(KnownDifference::TokioWebsocketsFailsOnPartialHeader),
+            "{cmp:?}"
+        );
+        // A ping with a 16-bit length form, and the stream ends inside it.
+        let cmp = super::super::compare_endpoint(&mut t, &limited(vec![0x89, 0xFE, 0x00]));
+        assert_eq!(
+            cmp.known,
+            Some(KnownDifference::TokioWebsocketsFailsOnPartialHeader),
+            "{cmp:?}"
+        );
+        // A 64-bit length form for a length of 0, and the stream ends before
+        // the mask key is whole.
+        let partial = vec![0x81, 0xFF, 0, 0, 0, 0, 0, 0, 0, 0, 0xF6];
+        let cmp = super::super::compare_endpoint(&mut t, &limited(partial));
+        assert_eq!(
+            cmp.known,
+            Some(KnownDifference::TokioWebsocketsRejectsNonMinimalLength),
+            "{cmp:?}"
+        );
+        // A Close declaring one byte, which never comes.
+        let cmp = super::super::compare_endpoint(&mut t, &limited(vec![0x88, 0x81, 0, 0, 0, 0]));
+        assert_eq!(
+            cmp.known,
+            Some(KnownDifference::TokioWebsocketsCloseOneByteAtHeader),
+            "{cmp:?}"
+        );
+        // "ok" and the first byte of a two-byte sequence, then an empty final
+        // frame: delivered. With a byte in the final frame it is failed.
+        let mut truncated = client_frame(0x01, b"ok\xce");
+        truncated.extend(client_frame(0x80, b""));
+        let cmp = super::super::compare_endpoint(&mut t, &limited(truncated));
+        assert_eq!(cmp.theirs, Reaction::CarriedOn);
+        assert_eq!(
+            cmp.known,
+            Some(KnownDifference::TokioWebsocketsTruncatedUtf8BeforeEmptyFinalFrame),
+            "{cmp:?}"
+        );
+        let mut caught = client_frame(0x01, b"ok\xce");
+        caught.extend(client_frame(0x80, b"x"));
+        let cmp = super::super::compare_endpoint(&mut t, &limited(caught));
+        assert!(cmp.agrees(), "{cmp:?}");
         // In full, it is failed with 1009 (by the application: no Close from it).
         let mut whole = client_frame(0x02, &[7; 150]);
         whole.extend(client_frame(0x80, &[7; 150]));
