@@ -1,7 +1,7 @@
 # Shared by scripts/fuzz, scripts/minimize and scripts/reproduce (sourced, not run).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-TARGETS=(frame_split frame_roundtrip handshake_request handshake_response differential_tungstenite proxy_relay raw_wschaos raw_tungstenite)
+TARGETS=(frame_split frame_roundtrip handshake_request handshake_response differential_tungstenite proxy_relay raw_wschaos raw_tungstenite differential_fastwebsockets differential_tokio_websockets)
 
 die() { echo "error: $*" >&2; exit 2; }
 
