@@ -443,3 +443,107 @@ fn bad_specs_dirs_and_baselines_are_one_line_errors() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Two harnesses (agents A and B) drive one check-client at once through
+/// Autobahn's paths; `exclude-agent-cases` takes the rsv cases from B (answered
+/// with an empty Close, still numbered); one index.json holds both agents.
+#[test]
+fn check_client_keeps_results_per_agent_with_a_spec() {
+    let required = std::env::var("WSCHAOS_REQUIRE_PEERS").as_deref() == Ok("1");
+    let has_websockets = Command::new("python3")
+        .args(["-c", "import websockets"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has_websockets {
+        assert!(!required, "python3 with websockets is required here");
+        eprintln!("skipped: python3 with websockets not found");
+        return;
+    }
+    let dir = tmp("client-spec");
+    let spec = dir.join("fuzzingserver.json");
+    let out = dir.join("reports/clients");
+    std::fs::write(
+        &spec,
+        serde_json::json!({
+            "url": "ws://127.0.0.1:0", "outdir": out,
+            "options": {"failByDrop": false},
+            "cases": ["1.1.1", "rsv.rsv2", "rsv.rsv3", "ok.binary"],
+            "exclude-cases": [],
+            "exclude-agent-cases": {"B*": ["rsv.*"]}
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let mut checker = Child(
+        Command::new(env!("CARGO_BIN_EXE_wschaos"))
+            .args([
+                "check-client",
+                "--spec",
+                spec.to_str().unwrap(),
+                "--agents",
+                "2",
+            ])
+            .args(["--seed", "1", "--timeout-ms", "1000", "--wait-s", "60"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut err = std::io::BufReader::new(checker.0.stderr.take().unwrap());
+    // Notes may come first; the banner names the address.
+    let mut banner = String::new();
+    while !banner.contains("listening") {
+        banner.clear();
+        if std::io::BufRead::read_line(&mut err, &mut banner).unwrap() == 0 {
+            panic!("check-client ended before listening");
+        }
+    }
+    let url = banner
+        .split_whitespace()
+        .find(|w| w.starts_with("ws://"))
+        .expect("listening banner")
+        .trim_end_matches('/')
+        .to_owned();
+    let script =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../targets/python/autobahn_client.py");
+    let harness = |agent: &str| {
+        Child(
+            Command::new("python3")
+                .arg(&script)
+                .args(["--url", &url, "--agent", agent])
+                .spawn()
+                .unwrap(),
+        )
+    };
+    let (mut a, mut b) = (harness("A"), harness("B-client"));
+    let started = Instant::now();
+    for h in [&mut a, &mut b] {
+        let status = h.0.wait().unwrap();
+        assert!(status.success(), "a harness failed: {status}");
+    }
+    let code = checker.0.wait().unwrap().code();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut err, &mut rest).unwrap();
+    assert!(started.elapsed() < Duration::from_secs(50));
+    assert!(matches!(code, Some(0 | 1)), "exit {code:?}: {rest}");
+    let index = read_json(&out.join("index.json"));
+    let ids = |agent: &str| -> Vec<String> {
+        let mut v: Vec<String> = index[agent].as_object().unwrap().keys().cloned().collect();
+        v.sort();
+        v
+    };
+    let all = ids("A");
+    for id in ["rsv.rsv2", "rsv.rsv3", "ok.binary"] {
+        assert!(all.contains(&id.to_owned()), "{index}");
+    }
+    let without_rsv: Vec<String> = all
+        .iter()
+        .filter(|id| !id.starts_with("rsv."))
+        .cloned()
+        .collect();
+    assert_eq!(ids("B-client"), without_rsv, "{index}");
+    assert!(out.join("index.html").is_file());
+    let w = read_json(&out.join("wschaos.json"));
+    assert_eq!(w["reports"].as_array().unwrap().len(), 2);
+    let _ = std::fs::remove_dir_all(&dir);
+}

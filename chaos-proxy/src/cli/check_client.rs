@@ -58,6 +58,23 @@ pub struct CheckClient {
     pub wait_s: u64,
 }
 
+/// Where to listen for a fuzzingserver spec's `url` (`ws://HOST:PORT[/...]`;
+/// `localhost` is 127.0.0.1, port 0 picks a free one).
+fn listen_of_spec_url(url: &str) -> anyhow::Result<String> {
+    let bad = || anyhow::anyhow!("--spec: \"url\" {url:?}: expected ws://HOST:PORT");
+    let rest = url.strip_prefix("ws://").ok_or_else(bad)?;
+    let authority = rest.split('/').next().unwrap_or_default();
+    let (host, port) = authority.rsplit_once(':').ok_or_else(bad)?;
+    let host = if host.eq_ignore_ascii_case("localhost") {
+        "127.0.0.1"
+    } else {
+        host
+    };
+    let addr = format!("{host}:{port}");
+    addr.parse::<std::net::SocketAddr>().map_err(|_| bad())?;
+    Ok(addr)
+}
+
 impl RunCommand for CheckClient {
     async fn run(mut self) -> anyhow::Result<u8> {
         let CaseRun {
@@ -71,9 +88,7 @@ impl RunCommand for CheckClient {
         let spec = self.drop_in.check()?;
         let listen = match (&self.listen, spec.as_ref().and_then(|s| s.url.as_ref())) {
             (Some(l), _) => l.clone(),
-            (None, Some(url)) => crate::url::WsUrl::parse(url)
-                .map_err(|e| anyhow::anyhow!("--spec: \"url\" {url:?}: {e}"))?
-                .authority(),
+            (None, Some(url)) => listen_of_spec_url(url)?,
             (None, None) => bail!("give --listen HOST:PORT (or --spec with a \"url\")"),
         };
         let addr = parse_addr("--listen", &listen)?;
@@ -165,5 +180,26 @@ impl RunCommand for CheckClient {
             })
             .collect();
         emit_runs(&runs, &output, &self.drop_in)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spec_urls_give_listen_addresses() {
+        assert_eq!(
+            listen_of_spec_url("ws://127.0.0.1:9001").unwrap(),
+            "127.0.0.1:9001"
+        );
+        assert_eq!(
+            listen_of_spec_url("ws://localhost:0/x").unwrap(),
+            "127.0.0.1:0"
+        );
+        for bad in ["http://127.0.0.1:1", "ws://127.0.0.1", "ws://no.such:1"] {
+            let e = listen_of_spec_url(bad).unwrap_err().to_string();
+            assert!(e.contains("expected ws://HOST:PORT"), "{e}");
+        }
     }
 }

@@ -234,6 +234,9 @@ pub fn repro_commands(report: &Report, r: &CaseResult) -> Vec<String> {
     out
 }
 
+/// Frames listed per case file (the rest are counted in `wirelogNotes`).
+pub const CASE_FRAMES: usize = 256;
+
 /// One `<agent>_case_<id>.json`: our result, Autobahn's words for it, and the
 /// exchange decoded.
 pub fn case_file(run: &AgentRun, r: &CaseResult) -> Value {
@@ -265,10 +268,23 @@ pub fn case_file(run: &AgentRun, r: &CaseResult) -> Value {
         let d = w.decode();
         v["httpRequest"] = json!(d.http_request);
         v["httpResponse"] = json!(d.http_response);
-        v["wirelog"] = Value::Array(d.frames.iter().map(|f| f.to_json()).collect());
+        v["wirelog"] = Value::Array(
+            d.frames
+                .iter()
+                .take(CASE_FRAMES)
+                .map(|f| f.to_json())
+                .collect(),
+        );
         v["octets"] = json!({"sent": d.octets_sent, "received": d.octets_received});
-        if !d.notes.is_empty() {
-            v["wirelogNotes"] = json!(d.notes);
+        let mut notes = d.notes.clone();
+        if d.frames.len() > CASE_FRAMES {
+            notes.push(format!(
+                "{} more frames recorded, not listed",
+                d.frames.len() - CASE_FRAMES
+            ));
+        }
+        if !notes.is_empty() {
+            v["wirelogNotes"] = json!(notes);
         }
     }
     v

@@ -11,7 +11,7 @@ use wschaos_codec::validate::DeflateConfig;
 use wschaos_codec::{Event, FrameParser, Role, ValidatorConfig, classify};
 
 /// Bytes recorded per direction and case; the totals count on past it.
-pub const WIRE_BOUND: usize = 256 * 1024;
+pub const WIRE_BOUND: usize = 80 * 1024;
 /// Payload bytes shown per frame (hex and text); the full length is given.
 pub const PAYLOAD_SHOWN: usize = 4096;
 

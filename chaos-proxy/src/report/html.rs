@@ -82,8 +82,8 @@ fn cell_text(r: &CaseResult) -> String {
 
 /// Frames shown per case, and payload bytes per frame, in the page (the case
 /// files have more): a page with several agents must stay light.
-const HTML_FRAMES: usize = 64;
-const HTML_PAYLOAD: usize = 256;
+const HTML_FRAMES: usize = 24;
+const HTML_PAYLOAD: usize = 128;
 
 const STYLE: &str = r#"
 body{font:14px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:1.5em;color:#1b1f24;background:#fff}
