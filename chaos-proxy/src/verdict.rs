@@ -197,22 +197,39 @@ pub fn closed_before_fault() -> Judgement {
 }
 
 /// The endpoint closed in the middle of a bulk case (valid traffic: many or
-/// large messages) at `at`. 1009 says the message is larger than the endpoint
-/// will take, which RFC 6455 allows it to decide: reported, not failed (Autobahn
-/// fails it). Any other close on valid traffic fails.
+/// large messages) at `at`. 1009 (too big) and 1008 (policy) say the message is
+/// beyond what the endpoint will take, in size or in fragments, which RFC 6455
+/// allows it to decide: reported, not failed (Autobahn fails it). Any other
+/// close on valid traffic fails.
 pub fn bulk_closed(close: &ClosePayload, at: &str) -> Judgement {
     let observed = Observed::Close {
         code: close.code,
         reason: close.reason.clone(),
     };
-    if close.code == Some(CloseCode::Size) {
+    if let Some(code @ (CloseCode::Size | CloseCode::Policy)) = close.code {
         let note =
-            format!("closed with 1009 at {at}: a limit of the endpoint's (size or fragments)");
+            format!("closed with {code} at {at}: a limit of the endpoint's (size or fragments)");
         return Judgement::new(observed, Verdict::Info, Some(note));
     }
     let code = close.code.map_or("no code".to_owned(), |c| c.to_string());
     let note = format!("closed ({code}) on valid traffic at {at}");
     Judgement::new(observed, Verdict::Fail, Some(note))
+}
+
+/// A case whose permessage-deflate answer left out something it owed that
+/// changes nothing (`lax`, see `check_answer`): a pass becomes non-strict.
+pub fn lax_answer(j: Judgement, lax: Option<String>) -> Judgement {
+    match lax {
+        Some(note) if j.verdict == Verdict::Pass => Judgement {
+            verdict: Verdict::NonStrict,
+            note: Some(match j.note {
+                Some(n) => format!("{note}; {n}"),
+                None => note,
+            }),
+            ..j
+        },
+        _ => j,
+    }
 }
 
 /// A transport fault (delays, slices, bandwidth) must leave the traffic valid, so
@@ -484,6 +501,27 @@ fn judge_close(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bulk_closes_for_a_limit_are_info_and_others_fail() {
+        let at = "message 1 of 1 (16777216 bytes)";
+        for (code, verdict) in [
+            (Some(1009), Verdict::Info),
+            (Some(1008), Verdict::Info),
+            (Some(1000), Verdict::Fail),
+            (Some(1002), Verdict::Fail),
+            (None, Verdict::Fail),
+        ] {
+            assert_eq!(bulk_closed(&close(code), at).verdict, verdict, "{code:?}");
+        }
+        let pass = Judgement::new(Observed::Echo, Verdict::Pass, Some("timing".into()));
+        let j = lax_answer(pass.clone(), Some("lax".into()));
+        assert_eq!(j.verdict, Verdict::NonStrict);
+        assert_eq!(j.note.as_deref(), Some("lax; timing"));
+        assert_eq!(lax_answer(pass.clone(), None), pass);
+        let fail = Judgement::new(Observed::TcpClose, Verdict::Fail, None);
+        assert_eq!(lax_answer(fail.clone(), Some("lax".into())), fail);
+    }
 
     fn close(code: Option<u16>) -> ClosePayload {
         ClosePayload {

@@ -399,10 +399,14 @@ async fn drive(cfg: &ServerCheck, case: &Case, deadline: Instant, wire: &Wire) -
     // permessage-deflate: the answer must fit one of our offers; a case that
     // needs the extension is only reported when the server declines it.
     let answers = deflate_elements(&agreed.extensions);
+    let mut lax = None;
     let params = match (&case.setup, answers.as_slice()) {
         (_, []) => None,
         (Setup::Deflate(profile), [answer]) => match check_answer(&profile.offers(), answer) {
-            Ok(p) => Some(p),
+            Ok((p, note)) => {
+                lax = note;
+                Some(p)
+            }
             Err(e) => {
                 return Judgement::new(
                     Observed::HandshakeRefused { status: 101 },
@@ -443,7 +447,7 @@ async fn drive(cfg: &ServerCheck, case: &Case, deadline: Instant, wire: &Wire) -
         };
         let leftover = &buf[resp.head_len..];
         let key = mask_key(cfg.seed);
-        return bulk::run(
+        let j = bulk::run(
             &mut stream,
             leftover,
             Role::Client,
@@ -454,6 +458,7 @@ async fn drive(cfg: &ServerCheck, case: &Case, deadline: Instant, wire: &Wire) -
             deadline,
         )
         .await;
+        return verdict::lax_answer(j, lax);
     }
     let receive = deflate.map(|_| DeflateConfig {
         peer_no_context_takeover: true,
@@ -508,7 +513,7 @@ async fn drive(cfg: &ServerCheck, case: &Case, deadline: Instant, wire: &Wire) -
     answers_before.append(&mut obs.answers);
     obs.answers = answers_before;
     obs.acted_before_end = early;
-    judge(&case.expect, &plan, &obs)
+    verdict::lax_answer(judge(&case.expect, &plan, &obs), lax)
 }
 
 /// Whether the server already closed the connection (EOF or reset waiting to be

@@ -129,28 +129,38 @@ impl DeflateProfile {
 /// (RFC 7692 7.1: `server_no_context_takeover` echoed when asked, a
 /// `server_max_window_bits` no larger than asked, `client_max_window_bits`
 /// only when announced, no larger than announced). Returns the agreed
-/// parameters, or one line saying what is wrong.
+/// parameters, with a note when the answer left out something it owed that
+/// changes nothing (`server_max_window_bits=15` asked and not echoed: 15 is
+/// the default window); or one line saying what is wrong.
 pub fn check_answer(
     offers: &[DeflateParams],
     answer: &ExtensionOffer,
-) -> Result<DeflateParams, String> {
+) -> Result<(DeflateParams, Option<String>), String> {
     let shown = answer.to_header_value();
     let agreed = DeflateParams::from_response(answer)
         .map_err(|e| format!("invalid permessage-deflate answer `{shown}`: {e}"))?;
     let mut why = String::new();
+    let mut lax = None;
     for offer in offers {
         match fits(offer, &agreed) {
-            Ok(()) => return Ok(agreed),
+            Ok(None) => return Ok((agreed, None)),
+            Ok(Some(note)) => {
+                lax.get_or_insert(note);
+            }
             Err(e) if why.is_empty() => why = e,
             Err(_) => {}
         }
     }
-    Err(format!(
-        "the permessage-deflate answer `{shown}` fits no offer: {why}"
-    ))
+    match lax {
+        Some(note) => Ok((agreed, Some(note))),
+        None => Err(format!(
+            "the permessage-deflate answer `{shown}` fits no offer: {why}"
+        )),
+    }
 }
 
-fn fits(offer: &DeflateParams, agreed: &DeflateParams) -> Result<(), String> {
+fn fits(offer: &DeflateParams, agreed: &DeflateParams) -> Result<Option<String>, String> {
+    let mut lax = None;
     if offer.server_no_context_takeover && !agreed.server_no_context_takeover {
         return Err("server_no_context_takeover was asked and not answered".into());
     }
@@ -162,6 +172,13 @@ fn fits(offer: &DeflateParams, agreed: &DeflateParams) -> Result<(), String> {
                     "server_max_window_bits={got} is larger than the {asked} asked"
                 ));
             }
+            None if asked == 15 => {
+                lax = Some(
+                    "accepted server_max_window_bits=15 without echoing it (RFC 7692 7.1.2.1); \
+                     15 bits is the default window, so nothing changes"
+                        .to_owned(),
+                );
+            }
             None => return Err(format!("server_max_window_bits={asked} was not answered")),
         }
     }
@@ -170,7 +187,7 @@ fn fits(offer: &DeflateParams, agreed: &DeflateParams) -> Result<(), String> {
         (Some(got), Some(max)) if got > max => Err(format!(
             "client_max_window_bits={got} is larger than the {max} announced"
         )),
-        _ => Ok(()),
+        _ => Ok(lax),
     }
 }
 
@@ -222,6 +239,20 @@ mod tests {
                 &answer("permessage-deflate; server_no_context_takeover; client_max_window_bits=9")
             )
             .is_ok()
+        );
+        // 15 bits asked and not echoed: lax, harmless; 9 asked and not echoed: wrong.
+        let (_, note) = check_answer(
+            &DeflateProfile::Window15.offers(),
+            &answer("permessage-deflate"),
+        )
+        .unwrap();
+        assert!(note.unwrap().contains("default window"));
+        assert!(
+            check_answer(
+                &DeflateProfile::Window9.offers(),
+                &answer("permessage-deflate")
+            )
+            .is_err()
         );
         // A bare offer announces no client window.
         let bare = DeflateProfile::Plain.offers();
