@@ -261,6 +261,19 @@ pub fn case_file(run: &AgentRun, r: &CaseResult) -> Value {
     if let Some(n) = &r.note {
         v["note"] = json!(n);
     }
+    // Autobahn's prose fields, which some harnesses print or match (aiohttp's
+    // xfail list reads `result`): here in our words.
+    let outcome = format!(
+        "{}: expected {}, observed {}",
+        r.verdict.as_str(),
+        super::text::format_expected(&r.expected),
+        super::text::format_observed(&r.observed)
+    );
+    v["result"] = json!(match &r.note {
+        Some(n) => format!("{outcome} ({n})"),
+        None => outcome,
+    });
+    v["resultClose"] = json!(format!("behaviorClose {close}"));
     if let Some(f) = &r.repro {
         v["reproFile"] = json!(f);
     }
