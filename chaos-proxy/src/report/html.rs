@@ -96,7 +96,7 @@ table{border-collapse:collapse}th,td{padding:2px 6px;border:1px solid #d0d7de;te
 tr.cathead th,tr.cathead td{background:#f6f8fa;font-weight:600}
 .v-pass{background:#c9f2d0}.v-info{background:#dde7f7}.v-nonstrict{background:#ffe8a3}.v-fail{background:#ffc4c4}.v-missing{background:#eee;color:#777}
 .legend span{padding:1px 8px;margin-right:6px;border:1px solid #d0d7de}
-#only-bad:checked~table.matrix tr.allgood{display:none}
+#only-bad:checked~table.matrix tr.allgood,#nonpassing:target~table.matrix tr.allgood{display:none}
 .panel{display:none}
 .panel:target{display:block;position:fixed;top:1em;right:1em;bottom:1em;width:min(62em,70%);overflow:auto;background:#fff;border:1px solid #8c959f;box-shadow:0 4px 24px rgba(0,0,0,.25);padding:1em 1.2em}
 .panel .close{float:right;font-size:1.3em;text-decoration:none}
@@ -144,6 +144,8 @@ pub fn render(runs: &[AgentRun]) -> String {
     h.push_str("<title>wschaos report</title><style>");
     h.push_str(STYLE);
     h.push_str("</style></head><body>\n");
+    // The target of the filter's link (#nonpassing): first, so the page opens at its top.
+    h.push_str("<span id=\"nonpassing\"></span>\n");
     let mode = runs.first().map_or("", |r| r.report.mode.as_str());
     let started = runs.first().map_or("", |r| r.report.started.as_str());
     let _ = writeln!(
@@ -176,7 +178,7 @@ pub fn render(runs: &[AgentRun]) -> String {
     h.push_str("</table>\n");
 
     h.push_str("<h2>Cases</h2>\n<p class=\"legend\"><span class=\"v-pass\">pass</span><span class=\"v-info\">info</span><span class=\"v-nonstrict\">non-strict</span><span class=\"v-fail\">fail</span><span class=\"v-missing\">not run</span> A cell shows the close code the endpoint sent (tcp: no Close; echo: it carried on). Click a cell for the exchange.</p>\n");
-    h.push_str("<input type=\"checkbox\" id=\"only-bad\"><label for=\"only-bad\"> show only cases some agent did not pass (non-strict, fail, not run)</label>\n");
+    h.push_str("<input type=\"checkbox\" id=\"only-bad\"><label for=\"only-bad\"> show only cases some agent did not pass (non-strict, fail, not run)</label> · <a href=\"#nonpassing\">a link to that view</a>\n");
     h.push_str("<table class=\"matrix\" id=\"matrix\"><thead><tr><th>case</th>");
     for r in runs {
         let _ = write!(h, "<th class=\"agent\">{}</th>", esc(&r.agent));
