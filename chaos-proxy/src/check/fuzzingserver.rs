@@ -11,7 +11,7 @@
 //! paths) uses up a case.
 
 use crate::catalogue::Case;
-use crate::report::{CaseResult, Verdict};
+use crate::report::CaseResult;
 
 /// What a request asks of check-client.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,24 +140,16 @@ fn by_tuple(t: &str, cases: &[Case]) -> Option<usize> {
         .or_else(|| cases.iter().position(|c| c.autobahn.iter().any(|a| a == t)))
 }
 
-/// Autobahn's word for a verdict, as `/getCaseStatus` and `index.json` give it.
-pub fn behavior(verdict: Verdict) -> &'static str {
-    match verdict {
-        Verdict::Pass => "OK",
-        Verdict::NonStrict => "NON-STRICT",
-        Verdict::Fail => "FAILED",
-        Verdict::Info => "INFORMATIONAL",
-    }
-}
-
 /// The JSON text frame `/getCaseInfo` answers with.
 pub fn case_info(case: &Case) -> String {
     serde_json::json!({"id": case.id, "description": case.description}).to_string()
 }
 
-/// The JSON text frame `/getCaseStatus` answers with.
+/// The JSON text frame `/getCaseStatus` answers with: the behavior index.json
+/// gives the case (see `report::autobahn_index` for the mapping).
 pub fn case_status(result: &CaseResult) -> String {
-    serde_json::json!({"behavior": behavior(result.verdict)}).to_string()
+    let (behavior, _) = crate::report::autobahn_index::behaviors(result);
+    serde_json::json!({"behavior": behavior}).to_string()
 }
 
 /// Case ids hold `+`, which clients may send percent-encoded (`%2B`).
