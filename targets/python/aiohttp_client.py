@@ -1,14 +1,15 @@
 """Client on Python `aiohttp` (no compression), for wschaos's tests. Loopback only.
 The same two modes and output as targets/python/ws_echo_client.py:
 
-    aiohttp_client.py --base ws://127.0.0.1:PORT [--case ID]...      # echo, for check-client
+    aiohttp_client.py --base ws://127.0.0.1:PORT [--case ID]... [--max-size BYTES]  # echo
     aiohttp_client.py --traffic URL [--traffic URL]... [--messages 3] [--ping]
 
 Traffic: on every URL at once, send MESSAGES text messages and wait for each echo,
 send a ping and wait for the pong (with --ping), then close normally with 1000, or,
 when the URL's query has `close=server`, send the text `wschaos:close` and wait for
 the server to close. A step that fails or times out ends the traffic on that
-connection. Prints one JSON line per URL: what the client saw."""
+connection. Prints one JSON line per URL: what the client saw. --max-size is the
+largest message taken in echo mode (aiohttp's max_msg_size, default 4 MiB; 0: no limit)."""
 
 import argparse
 import asyncio
@@ -73,9 +74,9 @@ async def traffic(session, url, messages, ping):
     return seen
 
 
-async def echo_case(session, url):
+async def echo_case(session, url, max_size=4 * 1024 * 1024):
     try:
-        async with session.ws_connect(url, compress=0) as ws:
+        async with session.ws_connect(url, compress=0, max_msg_size=max_size) as ws:
             async for msg in ws:
                 if msg.type == WSMsgType.TEXT:
                     await ws.send_str(msg.data)
@@ -93,6 +94,7 @@ async def main():
     parser.add_argument("--traffic", action="append", default=[], metavar="URL")
     parser.add_argument("--messages", type=int, default=3)
     parser.add_argument("--ping", action="store_true")
+    parser.add_argument("--max-size", type=int, default=4 * 1024 * 1024)
     args = parser.parse_args()
     async with aiohttp.ClientSession() as session:
         if args.traffic:
@@ -111,7 +113,7 @@ async def main():
             async with session.get(http) as resp:
                 cases = await resp.json(content_type=None)
         for case in cases:
-            outcome = await echo_case(session, f"{base}/case/{case}")
+            outcome = await echo_case(session, f"{base}/case/{case}", args.max_size)
             print(f"{case}: {outcome}", flush=True)
 
 
