@@ -12,9 +12,9 @@
 //!
 //! 1. [`Endpoint::react`] gets a fresh connection's [`Setup`] (role, bytes per
 //!    read, message limit) and the bytes the peer sent after the handshake. Build
-//!    your endpoint over an in-memory stream (see [`MemStream`], or
-//!    [`asyncio::AsyncMemStream`] with [`asyncio::block_on`] for async crates)
-//!    that hands out at most `setup.read_size` bytes per read and keeps what is
+//!    your endpoint over an in-memory stream (see [`MemStream`], or for an
+//!    async crate `asyncio::AsyncMemStream` inside `asyncio::block_on`, with
+//!    the `differential-async` feature) that hands out at most `setup.read_size` bytes per read and keeps what is
 //!    written, and read until the input is used up, an error, or the peer's Close.
 //! 2. Report its [`Reaction`]: `Closed(code)` when it failed the connection with
 //!    a Close frame (use [`failure_close_sent`] to find a failure Close your
@@ -42,10 +42,7 @@ use crate::stream::{StreamOutcome, classify_chunks};
 use crate::validate::{FrameDone, ValidatorConfig};
 use crate::violation::Violation;
 
-#[cfg(any(
-    feature = "differential-fastwebsockets",
-    feature = "differential-tokio-websockets"
-))]
+#[cfg(feature = "differential-async")]
 pub mod asyncio;
 #[cfg(feature = "differential-fastwebsockets")]
 pub mod fastwebsockets;
