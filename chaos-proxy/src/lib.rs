@@ -31,6 +31,7 @@ pub mod catalogue;
 pub mod check;
 pub mod cli;
 pub mod demo;
+pub mod fuzz;
 pub mod http;
 pub mod proxy;
 pub mod replay;

@@ -1,5 +1,5 @@
 //! The `wschaos` command line (SPEC.md contract): demo, check-server, check-client,
-//! replay, proxy, cases. Each subcommand's arguments and `run()` live in
+//! replay, proxy, cases, fuzz. Each subcommand's arguments and `run()` live in
 //! `wschaos::cli::<name>`; this file parses and dispatches. Exit status 0 when every
 //! case passed or is informational, 1 when any failed, 2 for usage, configuration
 //! or connection errors and for an interrupted run.
@@ -34,6 +34,7 @@ enum Command {
     Replay(cli::replay::Replay),
     Proxy(cli::proxy::Proxy),
     Cases(cli::cases::Cases),
+    Fuzz(cli::fuzz::Fuzz),
 }
 
 impl Command {
@@ -45,6 +46,7 @@ impl Command {
             Command::Replay(c) => c.run().await,
             Command::Proxy(c) => c.run().await,
             Command::Cases(c) => c.run().await,
+            Command::Fuzz(c) => c.run().await,
         }
     }
 }

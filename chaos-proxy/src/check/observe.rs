@@ -214,17 +214,19 @@ where
                 }
             }
             obs.answers = c.answers.clone();
-            if !sent_close {
-                if let Some(plan) = opts.plan {
-                    if answers_complete(plan, &obs.answers) {
-                        if !opts.close_when_done {
-                            break;
-                        }
-                        obs.we_closed_first = true;
-                        let _ = send_frame(stream, opts.we_are, opts.key, Frame::close(1000, b""))
-                            .await;
-                        sent_close = true;
+        }
+        // Once everything owed has come (at once when nothing is owed, such as
+        // for a lone pong), the exchange ends.
+        if !sent_close {
+            if let Some(plan) = opts.plan {
+                if answers_complete(plan, &c.answers) {
+                    if !opts.close_when_done {
+                        break;
                     }
+                    obs.we_closed_first = true;
+                    let _ =
+                        send_frame(stream, opts.we_are, opts.key, Frame::close(1000, b"")).await;
+                    sent_close = true;
                 }
             }
         }

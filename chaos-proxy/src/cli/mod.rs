@@ -11,6 +11,7 @@ pub mod cases;
 pub mod check_client;
 pub mod check_server;
 pub mod demo;
+pub mod fuzz;
 pub mod output;
 pub mod proxy;
 pub mod replay;

@@ -1,0 +1,205 @@
+//! Inputs for fuzzing a live server: structure-aware frame sequences (opcodes,
+//! flags, lengths and length forms, masks, fragmentation, control frames in
+//! between, close payloads, UTF-8 edge cases) and mutations of the catalogue's
+//! cases, each written whole or in generated chops. Everything comes from one
+//! seeded generator, so a run's inputs are the same for the same seed.
+
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use wschaos_codec::encode::Frame;
+use wschaos_codec::{LengthForm, OpCode};
+
+use crate::catalogue::Write;
+
+/// Payloads of text frames: valid UTF-8 of every width, and the classes of
+/// invalid sequences (stray continuation, overlong, surrogate, above U+10FFFF,
+/// truncated).
+const TEXTS: &[&[u8]] = &[
+    b"",
+    b"hello",
+    "\u{00e9}\u{20ac}\u{1d11e}".as_bytes(),
+    b"\xef\xbb\xbfbom",
+    b"a\x80b",
+    b"\xc0\xaf",
+    b"\xed\xa0\x80",
+    b"\xf4\x90\x80\x80",
+    b"ok \xe2\x82",
+    b"\xce",
+    b"\xff",
+];
+
+/// Close codes: valid ones, and the invalid classes.
+const CODES: &[u16] = &[
+    1000, 1001, 1002, 1003, 1007, 1011, 3000, 4999, 0, 999, 1004, 1005, 1006, 1015, 1016, 2999,
+    5000, 65535,
+];
+
+fn pick<'a, T>(rng: &mut ChaCha8Rng, items: &'a [T]) -> &'a T {
+    &items[rng.random_range(0..items.len())]
+}
+
+fn payload(rng: &mut ChaCha8Rng, control: bool) -> Vec<u8> {
+    let len = match rng.random_range(0..10) {
+        0 => 0,
+        1 if control => 125,
+        1 => *pick(rng, &[125usize, 126, 127, 65535, 65536]),
+        2 if control => 126,
+        _ => rng.random_range(1..24),
+    };
+    (0..len).map(|_| rng.random()).collect()
+}
+
+/// One frame a client might send, valid or not.
+fn frame(rng: &mut ChaCha8Rng, key: [u8; 4], open: &mut bool) -> Frame {
+    let mut f = match rng.random_range(0..14) {
+        0..=2 => {
+            let op = if *open {
+                OpCode::CONTINUE
+            } else {
+                OpCode::TEXT
+            };
+            Frame::new(op, pick(rng, TEXTS).to_vec())
+        }
+        3 | 4 => {
+            let op = if *open {
+                OpCode::CONTINUE
+            } else {
+                OpCode::BINARY
+            };
+            Frame::new(op, payload(rng, false))
+        }
+        5 => Frame::new(OpCode::CONTINUE, pick(rng, TEXTS).to_vec()),
+        6 | 7 => Frame::new(OpCode::PING, payload(rng, true)),
+        8 => Frame::new(OpCode::PONG, payload(rng, true)),
+        9 => {
+            let mut p = pick(rng, CODES).to_be_bytes().to_vec();
+            if rng.random_bool(0.3) {
+                p.extend_from_slice(pick(rng, TEXTS));
+            }
+            match rng.random_range(0..6) {
+                0 => Frame::new(OpCode::CLOSE, Vec::new()),
+                1 => Frame::new(OpCode::CLOSE, vec![0x03]),
+                _ => Frame::new(OpCode::CLOSE, p),
+            }
+        }
+        10 => {
+            let op = *pick(rng, &[3u8, 4, 5, 6, 7, 0xB, 0xC, 0xD, 0xE, 0xF]);
+            Frame::new(OpCode::from_nibble(op), payload(rng, false))
+        }
+        11 => Frame::new(OpCode::TEXT, pick(rng, TEXTS).to_vec()),
+        _ => Frame::new(OpCode::BINARY, payload(rng, false)),
+    };
+    let data = !f.header.opcode.is_control();
+    if rng.random_bool(if data { 0.3 } else { 0.05 }) {
+        f = f.fin(false);
+    }
+    if rng.random_bool(0.06) {
+        f = f.rsv(
+            rng.random_bool(0.5),
+            rng.random_bool(0.3),
+            rng.random_bool(0.3),
+        );
+    }
+    let len = f.header.payload_len;
+    if rng.random_bool(0.04) {
+        f = f.length_form(if len <= 0xFFFF && rng.random_bool(0.5) {
+            LengthForm::U16
+        } else {
+            LengthForm::U64
+        });
+    }
+    if data {
+        *open = !f.header.fin;
+    }
+    if rng.random_bool(0.97) {
+        f = f.masked(key);
+    }
+    f
+}
+
+/// A structure-aware sequence of one to five frames.
+fn sequence(rng: &mut ChaCha8Rng, key: [u8; 4]) -> Vec<u8> {
+    let mut open = false;
+    let n = rng.random_range(1..=5);
+    let mut out = Vec::new();
+    for _ in 0..n {
+        // A frame whose length does not fit its form does not encode; skip it.
+        out.extend(frame(rng, key, &mut open).encode().unwrap_or_default());
+    }
+    out
+}
+
+/// A mutation of `seed`: bits flipped and bytes changed in the headers' region,
+/// a cut, or a frame repeated.
+fn mutate(rng: &mut ChaCha8Rng, seed: &[u8]) -> Vec<u8> {
+    let mut b = seed.to_vec();
+    for _ in 0..rng.random_range(1..=3) {
+        if b.is_empty() {
+            break;
+        }
+        let near = rng.random_range(0..b.len().min(16));
+        match rng.random_range(0..5) {
+            0 | 1 => b[near] ^= 1 << rng.random_range(0..8),
+            2 => b[near] = rng.random(),
+            3 => {
+                let cut = rng.random_range(1..=b.len());
+                b.truncate(cut);
+            }
+            _ => {
+                let first = Write::PerFrame.pieces(&b).first().map(|p| p.to_vec());
+                if let Some(f) = first {
+                    b.extend(f);
+                }
+            }
+        }
+    }
+    b
+}
+
+/// The next input and how it is written. `seeds` are the bytes of catalogue
+/// cases (and recordings) to mutate.
+pub fn next(rng: &mut ChaCha8Rng, key: [u8; 4], seeds: &[Vec<u8>]) -> (Vec<u8>, Write) {
+    let bytes = if !seeds.is_empty() && rng.random_bool(0.3) {
+        let seed = pick(rng, seeds).clone();
+        mutate(rng, &seed)
+    } else {
+        sequence(rng, key)
+    };
+    let write = match rng.random_range(0..8) {
+        0 => Write::Chop(1),
+        1 => Write::Chop(rng.random_range(2..16)),
+        2 => Write::PerFrame,
+        _ => Write::Whole,
+    };
+    (bytes, write)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    #[test]
+    fn the_same_seed_gives_the_same_inputs_and_both_kinds_come() {
+        let run = |seed| {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            (0..200)
+                .map(|_| next(&mut rng, [1, 2, 3, 4], &[vec![0x81, 0x80, 1, 2, 3, 4]]))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(run(5), run(5));
+        assert_ne!(run(5), run(6));
+        let config = wschaos_codec::ValidatorConfig::new(wschaos_codec::Role::Server);
+        let (mut valid, mut invalid) = (0, 0);
+        for (bytes, _) in run(7) {
+            match wschaos_codec::classify(config, &bytes).violation {
+                Some(_) => invalid += 1,
+                None => valid += 1,
+            }
+        }
+        assert!(
+            valid > 30 && invalid > 30,
+            "{valid} valid, {invalid} invalid"
+        );
+    }
+}

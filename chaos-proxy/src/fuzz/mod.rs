@@ -1,0 +1,515 @@
+//! `wschaos fuzz`: the close-code oracle pointed at a live server. Each
+//! execution opens a connection, sends a generated input ([`inputs`]) and is
+//! judged as a checker case would be: the codec's validator, run as the
+//! receiver, says what the server owes (the replay oracle), and the checker
+//! observes and judges what it did. A `fail` or `non-strict` verdict is a
+//! finding: deduplicated by (rule broken, reaction seen), minimized against
+//! the live server (frames removed while the same disagreement stays), saved
+//! as a file `wschaos replay` sends again, and described in `findings.jsonl`.
+
+pub mod inputs;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+use wschaos_codec::{CloseCode, Role, ValidatorConfig, Violation, classify};
+
+use crate::catalogue::{Case, Expect, Setup, Side, Write, catalogue};
+use crate::check::server::{ServerCheck, run_case};
+use crate::replay::expectation_for;
+use crate::report::{CaseResult, Observed, Verdict};
+
+/// How a fuzz run goes.
+#[derive(Debug, Clone)]
+pub struct FuzzConfig {
+    pub check: ServerCheck,
+    pub seed: u64,
+    /// Stop after this many executions.
+    pub runs: Option<u64>,
+    /// Stop after this long.
+    pub duration: Option<Duration>,
+    /// Executions at once.
+    pub jobs: usize,
+    /// Where findings go.
+    pub out: PathBuf,
+    /// Executions a minimization may take.
+    pub minimize_budget: usize,
+    /// A stats line on stderr this often (none when `None`).
+    pub stats_every: Option<Duration>,
+}
+
+/// A disagreement between the oracle and the endpoint.
+#[derive(Debug, Clone)]
+pub struct Finding {
+    /// The rule the input breaks (`valid` for valid traffic) and the reaction
+    /// seen: what findings are deduplicated by.
+    pub rule: String,
+    pub reaction: String,
+    /// The minimized input and how it is written.
+    pub bytes: Vec<u8>,
+    pub write: Write,
+    /// The input as generated.
+    pub original: Vec<u8>,
+    /// The execution that found it (0-based; the same seed gives the same inputs).
+    pub run: u64,
+    pub result: CaseResult,
+    /// Where it was saved.
+    pub file: PathBuf,
+}
+
+/// What a fuzz run did.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub runs: u64,
+    /// Inputs the oracle does not judge (the RFC leaves the reaction open, or
+    /// the input stops inside a frame or message), not sent.
+    pub skipped: u64,
+    pub findings: Vec<Finding>,
+    /// Findings seen again (same rule, same reaction).
+    pub duplicates: u64,
+    /// The oracle's rules the executed inputs exercised (`valid` included).
+    pub rules: BTreeSet<String>,
+    pub elapsed: Duration,
+}
+
+/// The rule an input breaks, by the codec's validator as the receiving server.
+pub fn rule_of(bytes: &[u8]) -> String {
+    match classify(ValidatorConfig::new(Role::Server), bytes).violation {
+        Some((_, v)) => format!("{v:?}")
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect(),
+        None => "valid".to_owned(),
+    }
+}
+
+fn reaction_of(o: &Observed) -> String {
+    match o {
+        Observed::Close { code: Some(c), .. } => format!("close {}", u16::from(*c)),
+        Observed::Close { code: None, .. } => "close (no code)".to_owned(),
+        Observed::TcpClose => "tcp-close".to_owned(),
+        Observed::Echo => "echo".to_owned(),
+        Observed::Continued => "continued".to_owned(),
+        Observed::Timeout => "timeout".to_owned(),
+        Observed::HandshakeRefused { status } => format!("handshake-refused {status}"),
+    }
+}
+
+/// Bytes after a valid Close that are still judged (see `judged`).
+const MAX_AFTER_CLOSE: usize = 4096;
+
+/// What the oracle owes for `bytes`, or `None` where it does not judge: when
+/// the RFC leaves the reaction open (a notice, such as a length not minimally
+/// encoded), and when the input stops inside a frame or a message unless the
+/// rule is broken in a frame before the last (a server may read a whole frame,
+/// or message, before it checks it: the rest never coming is no reaction owed).
+fn judged(bytes: &[u8]) -> Option<Expect> {
+    if bytes.is_empty() || carries_late_code(bytes) {
+        return None;
+    }
+    let outcome = classify(ValidatorConfig::new(Role::Server), bytes);
+    let pieces = Write::PerFrame.pieces(bytes);
+    let last_whole = pieces.last().is_some_and(|last| {
+        wschaos_codec::parse::decode_header(last)
+            .is_some_and(|(h, head)| head as u64 + h.payload_len == last.len() as u64)
+    });
+    let whole_frames = pieces.len() as u64 - u64::from(!last_whole);
+    match &outcome.violation {
+        Some((i, _)) if *i < whole_frames => {}
+        // Much data after a valid Close: the server closes TCP with it unread,
+        // which makes its close a reset that can discard its answers before we
+        // read them; what is seen then says nothing about the server.
+        None if outcome.closed && outcome.trailing > MAX_AFTER_CLOSE => return None,
+        None if !outcome.incomplete => {}
+        _ => return None,
+    }
+    match expectation_for(bytes, false) {
+        Expect::Info => None,
+        Expect::Close { mut codes, .. } => {
+            // A Close whose code and reason are both invalid breaks two rules
+            // at once; either code answers it.
+            if let Some((i, Violation::InvalidCloseCode(_))) = &outcome.violation {
+                if close_reason_invalid(bytes, *i as usize) {
+                    codes.push(CloseCode::Invalid);
+                }
+            }
+            Some(Expect::Close {
+                codes,
+                after_valid: false,
+            })
+        }
+        e => Some(e),
+    }
+}
+
+/// The unmasked payload of a whole Close frame.
+fn close_payload(frame: &[u8]) -> Option<Vec<u8>> {
+    let (header, head_len) = wschaos_codec::parse::decode_header(frame)?;
+    if header.opcode != wschaos_codec::OpCode::CLOSE {
+        return None;
+    }
+    let mut payload = frame.get(head_len..)?.to_vec();
+    if let Some(key) = header.mask {
+        for (i, b) in payload.iter_mut().enumerate() {
+            *b ^= key[i % 4];
+        }
+    }
+    Some(payload)
+}
+
+/// Whether frame `index` of `bytes` is a Close whose reason is not UTF-8.
+fn close_reason_invalid(bytes: &[u8], index: usize) -> bool {
+    Write::PerFrame
+        .pieces(bytes)
+        .get(index)
+        .and_then(|f| close_payload(f))
+        .is_some_and(|p| p.len() > 2 && std::str::from_utf8(&p[2..]).is_err())
+}
+
+/// Whether a Close in `bytes` carries 1012, 1013 or 1014: registered by IANA
+/// after RFC 6455, so the catalogue only reports the reaction to them (their
+/// `close.code-*` cases are info) and the fuzzer does not judge it.
+fn carries_late_code(bytes: &[u8]) -> bool {
+    Write::PerFrame.pieces(bytes).iter().any(|f| {
+        close_payload(f).is_some_and(|p| {
+            p.len() >= 2 && (1012..=1014).contains(&u16::from_be_bytes([p[0], p[1]]))
+        })
+    })
+}
+
+/// Sends `bytes` on a fresh connection and judges the reaction; `None` when the
+/// oracle does not judge them.
+pub async fn execute(
+    check: &ServerCheck,
+    id: &str,
+    bytes: &[u8],
+    write: Write,
+) -> Option<CaseResult> {
+    let expect = judged(bytes)?;
+    let description = format!("{} generated bytes", bytes.len());
+    let case = Case {
+        write,
+        ..Case::handshake(
+            Side::Server,
+            id,
+            &description,
+            Setup::Plain,
+            bytes.to_vec(),
+            expect,
+        )
+    };
+    Some(run_case(check, &case).await)
+}
+
+fn is_finding(r: &CaseResult) -> bool {
+    matches!(r.verdict, Verdict::Fail | Verdict::NonStrict)
+}
+
+/// Whether `bytes` written as `write` still give the finding `(rule, reaction)`.
+async fn reproduces(
+    check: &ServerCheck,
+    bytes: &[u8],
+    write: Write,
+    rule: &str,
+    reaction: &str,
+) -> Option<CaseResult> {
+    if rule_of(bytes) != rule {
+        return None;
+    }
+    let r = execute(check, "minimize", bytes, write).await?;
+    (is_finding(&r) && reaction_of(&r.observed) == reaction).then_some(r)
+}
+
+/// Removes frames, one at a time from the end, while the same disagreement
+/// stays, until no frame can go or `budget` executions are spent.
+pub async fn minimize(
+    check: &ServerCheck,
+    bytes: &[u8],
+    write: Write,
+    rule: &str,
+    reaction: &str,
+    budget: usize,
+) -> (Vec<u8>, Option<CaseResult>) {
+    let mut frames: Vec<Vec<u8>> = Write::PerFrame
+        .pieces(bytes)
+        .into_iter()
+        .map(<[u8]>::to_vec)
+        .collect();
+    let mut last = None;
+    let mut spent = 0;
+    loop {
+        let mut shrank = false;
+        let mut i = frames.len();
+        while i > 0 && frames.len() > 1 {
+            i -= 1;
+            if spent >= budget {
+                return (frames.concat(), last);
+            }
+            let mut candidate = frames.clone();
+            candidate.remove(i);
+            spent += 1;
+            if let Some(r) = reproduces(check, &candidate.concat(), write, rule, reaction).await {
+                frames = candidate;
+                last = Some(r);
+                shrank = true;
+            }
+        }
+        if !shrank {
+            return (frames.concat(), last);
+        }
+    }
+}
+
+/// Saves a finding: `finding-N-<rule>.bin` (the minimized bytes, for `wschaos
+/// replay`) and one JSON line in `findings.jsonl`.
+fn save(out: &Path, n: usize, seed: u64, f: &mut Finding) -> std::io::Result<()> {
+    use std::io::Write as _;
+    std::fs::create_dir_all(out)?;
+    let file = out.join(format!("finding-{n}-{}.bin", f.rule));
+    std::fs::write(&file, &f.bytes)?;
+    f.file = file.clone();
+    let hex: String = f.bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let line = serde_json::json!({
+        "file": file.display().to_string(),
+        "seed": seed,
+        "run": f.run,
+        "rule": f.rule,
+        "reaction": f.reaction,
+        "expected": f.result.expected,
+        "observed": f.result.observed,
+        "verdict": f.result.verdict,
+        "note": f.result.note,
+        "write": format!("{:?}", f.write),
+        "replays_whole": f.write == Write::Whole,
+        "bytes": hex,
+        "frames": Write::PerFrame.pieces(&f.bytes).len(),
+        "original_len": f.original.len(),
+        "replay": format!("wschaos replay --target {} {}", "<URL>", file.display()),
+    });
+    let mut jsonl = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(out.join("findings.jsonl"))?;
+    writeln!(jsonl, "{line}")
+}
+
+struct Shared {
+    rng: ChaCha8Rng,
+    next_run: u64,
+    outcome: Outcome,
+    seen: BTreeMap<(String, String), usize>,
+}
+
+/// Fuzzes `cfg.check.target` until `runs` or `duration` is reached or `stop`
+/// resolves.
+pub async fn run(cfg: &FuzzConfig, stop: impl std::future::Future<Output = ()>) -> Outcome {
+    let started = Instant::now();
+    let key = crate::seed::mask_key(cfg.seed);
+    // The catalogue's frame cases (not the bulk ones) are the mutation seeds.
+    let seeds: Arc<Vec<Vec<u8>>> = Arc::new(
+        catalogue(Side::Server, cfg.seed)
+            .into_iter()
+            .filter(|c| c.bulk.is_none() && c.setup == Setup::Plain && !c.bytes.is_empty())
+            .map(|c| c.bytes)
+            .collect(),
+    );
+    let shared = Arc::new(Mutex::new(Shared {
+        rng: ChaCha8Rng::seed_from_u64(cfg.seed),
+        next_run: 0,
+        outcome: Outcome::default(),
+        seen: BTreeMap::new(),
+    }));
+    let deadline = cfg.duration.map(|d| started + d);
+    let cfg = Arc::new(cfg.clone());
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..cfg.jobs.max(1) {
+        let (shared, cfg, seeds) = (shared.clone(), cfg.clone(), seeds.clone());
+        workers.spawn(async move {
+            loop {
+                let (run, bytes, write) = {
+                    let mut s = shared.lock().await;
+                    if cfg.runs.is_some_and(|n| s.next_run >= n)
+                        || deadline.is_some_and(|d| Instant::now() >= d)
+                    {
+                        return;
+                    }
+                    let run = s.next_run;
+                    s.next_run += 1;
+                    let (bytes, write) = inputs::next(&mut s.rng, key, &seeds);
+                    (run, bytes, write)
+                };
+                let rule = rule_of(&bytes);
+                let Some(result) = execute(&cfg.check, &format!("run-{run}"), &bytes, write).await
+                else {
+                    let mut s = shared.lock().await;
+                    s.outcome.runs += 1;
+                    s.outcome.skipped += 1;
+                    continue;
+                };
+                let reaction = reaction_of(&result.observed);
+                {
+                    let mut s = shared.lock().await;
+                    s.outcome.runs += 1;
+                    s.outcome.rules.insert(rule.clone());
+                    if !is_finding(&result) {
+                        continue;
+                    }
+                    let k = (rule.clone(), reaction.clone());
+                    if let Some(n) = s.seen.get_mut(&k) {
+                        *n += 1;
+                        s.outcome.duplicates += 1;
+                        continue;
+                    }
+                    s.seen.insert(k, 1);
+                }
+                let finding = confirm(&cfg, run, bytes, write, &rule, &reaction, result).await;
+                let mut s = shared.lock().await;
+                let n = s.outcome.findings.len() + 1;
+                let mut finding = finding;
+                if let Err(e) = save(&cfg.out, n, cfg.seed, &mut finding) {
+                    eprintln!(
+                        "warning: cannot save a finding in {}: {e}",
+                        cfg.out.display()
+                    );
+                }
+                eprintln!(
+                    "finding {n}: {} -> {} ({:?}, {} frame(s)) saved as {}",
+                    finding.rule,
+                    finding.reaction,
+                    finding.result.verdict,
+                    Write::PerFrame.pieces(&finding.bytes).len(),
+                    finding.file.display()
+                );
+                s.outcome.findings.push(finding);
+            }
+        });
+    }
+    let mut stop = std::pin::pin!(stop);
+    let mut tick = cfg
+        .stats_every
+        .map(|every| tokio::time::interval_at(Instant::now() + every, every));
+    loop {
+        tokio::select! {
+            joined = workers.join_next() => if joined.is_none() { break },
+            () = &mut stop => {
+                // Let running executions finish (each is bounded by its timeout).
+                shared.lock().await.next_run = u64::MAX;
+                let _ = tokio::time::timeout(cfg.check.timeout * 2, async {
+                    while workers.join_next().await.is_some() {}
+                }).await;
+                workers.abort_all();
+                break;
+            }
+            _ = async { tick.as_mut().expect("guarded").tick().await }, if tick.is_some() => {
+                let s = shared.lock().await;
+                eprintln!("{}", stats_line(&s.outcome, started.elapsed()));
+            }
+        }
+    }
+    let mut s = shared.lock().await;
+    s.outcome.elapsed = started.elapsed();
+    std::mem::take(&mut s.outcome)
+}
+
+/// The stats line: executions and their rate, findings, rules exercised.
+pub fn stats_line(o: &Outcome, elapsed: Duration) -> String {
+    let rate = o.runs as f64 / elapsed.as_secs_f64().max(1e-3);
+    format!(
+        "fuzz: {} runs ({rate:.0}/s), {} not judged, {} finding(s) ({} duplicate(s)), {} rules exercised",
+        o.runs,
+        o.skipped,
+        o.findings.len(),
+        o.duplicates,
+        o.rules.len()
+    )
+}
+
+/// Makes a finding replayable and small: if it also shows when the bytes are
+/// written whole (as `wschaos replay` does), it is minimized that way;
+/// otherwise with the write mode that found it.
+async fn confirm(
+    cfg: &FuzzConfig,
+    run: u64,
+    bytes: Vec<u8>,
+    write: Write,
+    rule: &str,
+    reaction: &str,
+    result: CaseResult,
+) -> Finding {
+    let whole = write == Write::Whole
+        || reproduces(&cfg.check, &bytes, Write::Whole, rule, reaction)
+            .await
+            .is_some();
+    let write = if whole { Write::Whole } else { write };
+    let (small, last) = minimize(
+        &cfg.check,
+        &bytes,
+        write,
+        rule,
+        reaction,
+        cfg.minimize_budget,
+    )
+    .await;
+    Finding {
+        rule: rule.to_owned(),
+        reaction: reaction.to_owned(),
+        bytes: small,
+        write,
+        original: bytes,
+        run,
+        result: last.unwrap_or(result),
+        file: PathBuf::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wschaos_codec::encode::Frame;
+
+    #[test]
+    fn rules_come_from_the_validator_and_open_inputs_are_not_judged() {
+        let key = [1, 2, 3, 4];
+        assert_eq!(
+            rule_of(&Frame::text("hi").encode().unwrap()),
+            "UnmaskedClientFrame"
+        );
+        let ok = Frame::text("hi").masked(key).encode().unwrap();
+        assert_eq!(rule_of(&ok), "valid");
+        assert!(judged(&ok).is_some());
+        // A message left open, or a frame cut short: the server would wait.
+        let open = Frame::text("hi").fin(false).masked(key).encode().unwrap();
+        assert!(judged(&open).is_none());
+        assert!(judged(&ok[..3]).is_none());
+        // A length not minimally encoded: the RFC leaves it open.
+        let nm = Frame::text("hi")
+            .length_form(wschaos_codec::LengthForm::U64)
+            .masked(key)
+            .encode()
+            .unwrap();
+        assert!(judged(&nm).is_none());
+        // A rule broken in an earlier, whole frame is judged though the input
+        // stops inside the next one.
+        let bad = Frame::text("hi").encode().unwrap();
+        let cut = [bad.clone(), ok[..3].to_vec()].concat();
+        assert!(judged(&cut).is_some());
+        assert!(judged(&[ok.clone(), bad[..3].to_vec()].concat()).is_none());
+        // A Close with an invalid code and an invalid reason: 1002 or 1007.
+        let both = Frame::close(5000, b"ok\xff").masked(key).encode().unwrap();
+        let Some(Expect::Close { codes, .. }) = judged(&both) else {
+            panic!("judged")
+        };
+        assert_eq!(codes, [CloseCode::Protocol, CloseCode::Invalid]);
+        let one = Frame::close(5000, b"ok").masked(key).encode().unwrap();
+        let Some(Expect::Close { codes, .. }) = judged(&one) else {
+            panic!("judged")
+        };
+        assert_eq!(codes, [CloseCode::Protocol]);
+    }
+}
