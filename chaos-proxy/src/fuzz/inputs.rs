@@ -74,7 +74,7 @@ fn frame(rng: &mut ChaCha8Rng, key: [u8; 4], open: &mut bool) -> Frame {
         9 => {
             let mut p = pick(rng, CODES).to_be_bytes().to_vec();
             if rng.random_bool(0.3) {
-                let reason: &[u8] = pick(rng, TEXTS);
+                let reason: &&[u8] = pick(rng, TEXTS);
                 p.extend_from_slice(reason);
             }
             match rng.random_range(0..6) {
