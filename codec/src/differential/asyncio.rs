@@ -61,3 +61,30 @@ pub fn block_on<F: Future>(fut: F) -> Option<F::Output> {
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    #[test]
+    fn reads_are_capped_and_writes_kept() {
+        let mut s = AsyncMemStream(MemStream::new(b"hello", 2));
+        let out = block_on(async {
+            let mut buf = [0u8; 8];
+            let n = s.read(&mut buf).await.unwrap();
+            s.write_all(b"back").await.unwrap();
+            let mut rest = Vec::new();
+            s.read_to_end(&mut rest).await.unwrap();
+            (buf[..n].to_vec(), rest)
+        });
+        assert_eq!(out, Some((b"he".to_vec(), b"llo".to_vec())));
+        assert_eq!(s.0.written, b"back");
+    }
+
+    #[test]
+    fn a_future_waiting_on_something_else_is_reported() {
+        assert_eq!(block_on(std::future::pending::<()>()), None);
+    }
+}
