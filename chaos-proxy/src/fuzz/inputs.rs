@@ -167,6 +167,8 @@ pub fn next(rng: &mut ChaCha8Rng, key: [u8; 4], seeds: &[Vec<u8>]) -> (Vec<u8>, 
         sequence(rng, key)
     };
     let write = match rng.random_range(0..8) {
+        // Small writes of a large input would take longer than the timeout.
+        _ if bytes.len() > 4096 => Write::Whole,
         0 => Write::Chop(1),
         1 => Write::Chop(rng.random_range(2..16)),
         2 => Write::PerFrame,

@@ -89,6 +89,21 @@ pub fn rule_of(bytes: &[u8]) -> String {
     }
 }
 
+/// The reaction seen, as findings are deduplicated by it. A Close carrying a
+/// code the input's own Close carried is "our code echoed", whatever the code.
+fn reaction_in(o: &Observed, bytes: &[u8]) -> String {
+    if let Observed::Close { code: Some(c), .. } = o {
+        let ours = Write::PerFrame.pieces(bytes).iter().any(|f| {
+            close_payload(f)
+                .is_some_and(|p| p.len() >= 2 && u16::from_be_bytes([p[0], p[1]]) == u16::from(*c))
+        });
+        if ours {
+            return "close (our code echoed)".to_owned();
+        }
+    }
+    reaction_of(o)
+}
+
 fn reaction_of(o: &Observed) -> String {
     match o {
         Observed::Close { code: Some(c), .. } => format!("close {}", u16::from(*c)),
@@ -120,12 +135,39 @@ fn judged(bytes: &[u8]) -> Option<Expect> {
             .is_some_and(|(h, head)| head as u64 + h.payload_len == last.len() as u64)
     });
     let whole_frames = pieces.len() as u64 - u64::from(!last_whole);
+    let headers: Vec<_> = pieces
+        .iter()
+        .filter_map(|p| wschaos_codec::parse::decode_header(p).map(|(h, _)| h))
+        .collect();
     match &outcome.violation {
+        // Invalid UTF-8 in a message that the input does not finish: a server
+        // may check a message's UTF-8 once it is whole (late detection is
+        // graded by the catalogue's paused cases, not here).
+        Some((i, Violation::InvalidUtf8Text))
+            if !headers
+                .iter()
+                .take(whole_frames as usize)
+                .skip(*i as usize)
+                .any(|h| h.fin && !h.opcode.is_control()) =>
+        {
+            return None;
+        }
         Some((i, _)) if *i < whole_frames => {}
         // Much data after a valid Close: the server closes TCP with it unread,
         // which makes its close a reset that can discard its answers before we
         // read them; what is seen then says nothing about the server.
         None if outcome.closed && outcome.trailing > MAX_AFTER_CLOSE => return None,
+        // Data, then a Close in the same input: the server's application may
+        // not get to echo before the server answers the Close; no echo is
+        // owed then (the catalogue's `close.after-echo` waits for it).
+        None if outcome.closed
+            && headers
+                .iter()
+                .take_while(|h| h.opcode != wschaos_codec::OpCode::CLOSE)
+                .any(|h| !h.opcode.is_control()) =>
+        {
+            return None;
+        }
         None if !outcome.incomplete => {}
         _ => return None,
     }
@@ -223,7 +265,7 @@ async fn reproduces(
         return None;
     }
     let r = execute(check, "minimize", bytes, write).await?;
-    (is_finding(&r) && reaction_of(&r.observed) == reaction).then_some(r)
+    (is_finding(&r) && reaction_in(&r.observed, bytes) == reaction).then_some(r)
 }
 
 /// Removes frames, one at a time from the end, while the same disagreement
@@ -352,7 +394,7 @@ pub async fn run(cfg: &FuzzConfig, stop: impl std::future::Future<Output = ()>) 
                     s.outcome.skipped += 1;
                     continue;
                 };
-                let reaction = reaction_of(&result.observed);
+                let reaction = reaction_in(&result.observed, &bytes);
                 {
                     let mut s = shared.lock().await;
                     s.outcome.runs += 1;
@@ -511,5 +553,24 @@ mod tests {
             panic!("judged")
         };
         assert_eq!(codes, [CloseCode::Protocol]);
+        // Invalid UTF-8 in a message the input leaves open: not judged; once
+        // the message is finished, judged.
+        let open_bad = Frame::new(wschaos_codec::OpCode::TEXT, b"\xff".to_vec())
+            .fin(false)
+            .masked(key)
+            .encode()
+            .unwrap();
+        assert!(judged(&open_bad).is_none());
+        let end = Frame::new(wschaos_codec::OpCode::CONTINUE, b"a".to_vec())
+            .masked(key)
+            .encode()
+            .unwrap();
+        assert!(judged(&[open_bad.clone(), end.clone()].concat()).is_some());
+        // ... but not by a frame the input cuts short.
+        assert!(judged(&[open_bad, end[..4].to_vec()].concat()).is_none());
+        // Data and then a Close: the echo is not owed, so not judged.
+        let close = Frame::close(1000, b"").masked(key).encode().unwrap();
+        assert!(judged(&[ok.clone(), close.clone()].concat()).is_none());
+        assert!(judged(&close).is_some());
     }
 }
