@@ -15,12 +15,24 @@ use wschaos_targets::{ClientFlaw, ClientOptions, ServerFlaw, run_echo_client, sp
 
 const SEED: u64 = 42;
 
+/// Per-case timeout: the bulk cases get more on top in proportion to what they
+/// send; the limits family gets a longer base too, as the other tests of this
+/// file run beside it in a debug build.
+fn timeout_for(globs: &[&str]) -> Duration {
+    if globs.contains(&"limits.*") {
+        Duration::from_secs(10)
+    } else {
+        Duration::from_millis(1500)
+    }
+}
+
 async fn server_suite(flaw: ServerFlaw, globs: &[&str]) -> HashMap<String, CaseResult> {
+    let timeout = timeout_for(globs);
     let server = spawn_echo_server("127.0.0.1:0", flaw).await.unwrap();
     let cfg = ServerCheck {
         target: WsUrl::parse(&format!("ws://{}/", server.addr)).unwrap(),
         seed: SEED,
-        timeout: Duration::from_millis(1500),
+        timeout,
         jobs: 16,
         repro_dir: None,
         extras: Default::default(),
@@ -183,6 +195,7 @@ async fn close_normal_and_drop_are_fail_and_non_strict() {
 }
 
 async fn client_suite(opts: ClientOptions, globs: &[&str]) -> HashMap<String, CaseResult> {
+    let timeout = timeout_for(globs);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("ws://{}", listener.local_addr().unwrap());
     let globs: Vec<String> = globs.iter().map(|g| g.to_string()).collect();
@@ -192,7 +205,7 @@ async fn client_suite(opts: ClientOptions, globs: &[&str]) -> HashMap<String, Ca
     }
     let cfg = ClientCheck {
         seed: SEED,
-        timeout: Duration::from_millis(1500),
+        timeout,
         wait: Duration::from_secs(60),
         repro_dir: None,
         progress: false,
