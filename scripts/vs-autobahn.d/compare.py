@@ -11,8 +11,9 @@ Part of scripts/vs-autobahn. Two subcommands:
 and `wschaos cases --format json` (each case's "autobahn" list: the mapping is read
 at run time, never written here). Per Autobahn id it grades both sides, and for every
 wschaos case that covers the id it decides: agree, explained (a grading difference
-documented in /work/shared/autobahn/COVERAGE.md section 3 or README.md "Status and
-departures from SPEC.md", named), or DISAGREE (nothing documented explains it).
+documented in /work/shared/autobahn/COVERAGE.md section 3, README.md "Status and
+departures from SPEC.md" / "What it found", or docs/vs-autobahn.md for those this
+comparison found, named), or DISAGREE (nothing documented explains it).
 """
 
 import argparse
