@@ -12,7 +12,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use wschaos::catalogue::{Expect, Side, catalogue};
+use wschaos::catalogue::{Case, Expect, Side, catalogue};
 use wschaos::check::client::{ClientCheck, serve};
 use wschaos::check::server::{ServerCheck, run_suite};
 use wschaos::report::{CaseResult, Verdict};
@@ -114,6 +114,49 @@ fn by_id(results: Vec<CaseResult>) -> HashMap<String, CaseResult> {
     results.into_iter().map(|r| (r.id.clone(), r)).collect()
 }
 
+/// check-server's settings against `url`.
+fn server_check(url: &str, timeout: Duration, jobs: usize) -> ServerCheck {
+    ServerCheck {
+        target: WsUrl::parse(url).unwrap(),
+        seed: SEED,
+        timeout,
+        jobs,
+        repro_dir: None,
+        extras: Default::default(),
+        progress: false,
+    }
+}
+
+/// Serves `cases` with check-client to the websockets echo client (messages up
+/// to 32 MiB taken) and returns the results, within `limit` in all.
+async fn client_run(
+    cases: Vec<Case>,
+    timeout: Duration,
+    limit: Duration,
+) -> HashMap<String, CaseResult> {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("ws://{}", listener.local_addr().unwrap());
+    let cfg = ClientCheck {
+        seed: SEED,
+        timeout,
+        wait: limit - Duration::from_secs(30),
+        repro_dir: None,
+        progress: false,
+    };
+    let server = tokio::spawn(serve(listener, cfg, cases));
+    let client = Kill(
+        Command::new("python3")
+            .arg(script("ws_echo_client.py"))
+            .args(["--base", &base, "--max-size", "33554432"])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start python client"),
+    );
+    let results = by_id(tokio::time::timeout(limit, server).await.unwrap().unwrap());
+    drop(client);
+    results
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn websockets_server_verdicts() {
     if !python_ready() {
@@ -122,15 +165,7 @@ async fn websockets_server_verdicts() {
     // Messages up to 16 MiB (Autobahn's 9.x) are taken whole; the library's
     // default limit is 1 MiB.
     let (_server, url) = spawn_server_with(&["--max-size", "33554432"]);
-    let cfg = ServerCheck {
-        target: WsUrl::parse(&url).unwrap(),
-        seed: SEED,
-        timeout: Duration::from_millis(2000),
-        jobs: 16,
-        repro_dir: None,
-        extras: Default::default(),
-        progress: false,
-    };
+    let cfg = server_check(&url, Duration::from_millis(2000), 16);
     // The bulk cases (hundreds of megabytes) are sampled in a test of their own.
     let cases: Vec<_> = catalogue(Side::Server, SEED)
         .into_iter()
@@ -173,8 +208,6 @@ async fn websockets_client_verdicts() {
     if !python_ready() {
         return;
     }
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("ws://{}", listener.local_addr().unwrap());
     let cases: Vec<_> = catalogue(Side::Client, SEED)
         .into_iter()
         .filter(|c| c.bulk.is_none())
@@ -183,29 +216,7 @@ async fn websockets_client_verdicts() {
         .iter()
         .map(|c| (c.id.clone(), c.expect.clone()))
         .collect();
-    let cfg = ClientCheck {
-        seed: SEED,
-        timeout: Duration::from_millis(2000),
-        wait: Duration::from_secs(90),
-        repro_dir: None,
-        progress: false,
-    };
-    let server = tokio::spawn(serve(listener, cfg, cases));
-    let client = Kill(
-        Command::new("python3")
-            .arg(script("ws_echo_client.py"))
-            .args(["--base", &base, "--max-size", "33554432"])
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("start python client"),
-    );
-    let results = by_id(
-        tokio::time::timeout(Duration::from_secs(120), server)
-            .await
-            .unwrap()
-            .unwrap(),
-    );
-    drop(client);
+    let results = client_run(cases, Duration::from_millis(2000), Duration::from_secs(120)).await;
     assert_verdicts(&results, |id| match (&expects[id], id) {
         (Expect::Info, _) => Verdict::Info,
         // websockets offers permessage-deflate but treats it as optional:
@@ -388,15 +399,7 @@ async fn deflate_parameters_agreed_and_not_kept_to_fail() {
         "deflate.window-9-128k",
     ];
     let run = |url: String| async move {
-        let cfg = ServerCheck {
-            target: WsUrl::parse(&url).unwrap(),
-            seed: SEED,
-            timeout: Duration::from_millis(2000),
-            jobs: 3,
-            repro_dir: None,
-            extras: Default::default(),
-            progress: false,
-        };
+        let cfg = server_check(&url, Duration::from_millis(2000), 3);
         let cases = catalogue(Side::Server, SEED)
             .into_iter()
             .filter(|c| ids.contains(&c.id.as_str()))
@@ -454,46 +457,14 @@ async fn websockets_bulk_sample_both_sides() {
         }
     };
     let (_server, url) = spawn_server_with(&["--max-size", "33554432"]);
-    let cfg = ServerCheck {
-        target: WsUrl::parse(&url).unwrap(),
-        seed: SEED,
-        timeout: Duration::from_millis(3000),
-        jobs: 4,
-        repro_dir: None,
-        extras: Default::default(),
-        progress: false,
-    };
+    let cfg = server_check(&url, Duration::from_millis(3000), 4);
     let cases = wschaos::catalogue::select(catalogue(Side::Server, SEED), &globs);
     assert_eq!(cases.len(), 16);
     let results = by_id(run_suite(&cfg, cases).await);
     assert_verdicts(&results, want);
 
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("ws://{}", listener.local_addr().unwrap());
-    let cfg = ClientCheck {
-        seed: SEED,
-        timeout: Duration::from_millis(3000),
-        wait: Duration::from_secs(120),
-        repro_dir: None,
-        progress: false,
-    };
     let cases = wschaos::catalogue::select(catalogue(Side::Client, SEED), &globs);
-    let server = tokio::spawn(serve(listener, cfg, cases));
-    let client = Kill(
-        Command::new("python3")
-            .arg(script("ws_echo_client.py"))
-            .args(["--base", &base, "--max-size", "33554432"])
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("start python client"),
-    );
-    let results = by_id(
-        tokio::time::timeout(Duration::from_secs(150), server)
-            .await
-            .unwrap()
-            .unwrap(),
-    );
-    drop(client);
+    let results = client_run(cases, Duration::from_millis(3000), Duration::from_secs(150)).await;
     assert_eq!(results.len(), 16);
     assert_verdicts(&results, want);
 }

@@ -14,6 +14,7 @@ use wschaos_codec::cases::Bulk;
 use wschaos_codec::decode::{Decoder, DecoderEvent};
 use wschaos_codec::deflate::Compressor;
 use wschaos_codec::encode::Frame;
+use wschaos_codec::handshake::DeflateParams;
 use wschaos_codec::validate::{DeflateConfig, FrameDone, MessageKind};
 use wschaos_codec::{OpCode, Role, ValidatorConfig};
 
@@ -29,6 +30,31 @@ pub struct Agreed {
     pub send_reset: bool,
     pub send_window: u8,
     pub receive: DeflateConfig,
+}
+
+impl Agreed {
+    /// The agreed parameters seen from our end, `we_are`: the `client_*` ones
+    /// bind the client's compressor, the `server_*` ones the server's.
+    pub fn new(p: DeflateParams, we_are: Role) -> Agreed {
+        let (ours, theirs) = match we_are {
+            Role::Client => (
+                (p.client_no_context_takeover, p.client_max_window_bits),
+                (p.server_no_context_takeover, p.server_max_window_bits),
+            ),
+            Role::Server => (
+                (p.server_no_context_takeover, p.server_max_window_bits),
+                (p.client_no_context_takeover, p.client_max_window_bits),
+            ),
+        };
+        Agreed {
+            send_reset: ours.0,
+            send_window: ours.1.unwrap_or(15),
+            receive: DeflateConfig {
+                peer_no_context_takeover: theirs.0,
+                peer_max_window_bits: theirs.1,
+            },
+        }
+    }
 }
 
 /// How long a bulk case may take beyond the per-case timeout: a megabyte a
@@ -377,6 +403,24 @@ fn stopped(stop: Stop, index: usize, bulk: &Bulk) -> Judgement {
 mod tests {
     use super::*;
     use wschaos_codec::cases::Payload;
+
+    #[test]
+    fn each_end_compresses_by_its_own_parameters() {
+        let p = DeflateParams {
+            client_no_context_takeover: true,
+            client_max_window_bits: Some(9),
+            server_no_context_takeover: false,
+            server_max_window_bits: Some(10),
+        };
+        let c = Agreed::new(p, Role::Client);
+        assert_eq!((c.send_reset, c.send_window), (true, 9));
+        assert_eq!(c.receive.peer_max_window_bits, Some(10));
+        assert!(!c.receive.peer_no_context_takeover);
+        let s = Agreed::new(p, Role::Server);
+        assert_eq!((s.send_reset, s.send_window), (false, 10));
+        assert_eq!(s.receive.peer_max_window_bits, Some(9));
+        assert!(s.receive.peer_no_context_takeover);
+    }
 
     #[test]
     fn frames_fragment_the_compressed_payload_and_flag_the_first() {

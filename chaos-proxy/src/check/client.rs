@@ -598,10 +598,8 @@ async fn run_case(
     };
     write_case(stream, &response, crate::catalogue::Write::Whole, deadline).await;
     // How the client's compressed frames are read, and how we compress.
-    let deflate = accepted.map(|p| DeflateConfig {
-        peer_no_context_takeover: p.client_no_context_takeover,
-        peer_max_window_bits: p.client_max_window_bits,
-    });
+    let agreed = accepted.map(|p| bulk::Agreed::new(p, Role::Server));
+    let deflate = agreed.map(|a| a.receive);
     if let Setup::Deflate(profile) = case.setup {
         if accepted.is_none() {
             let note = if offers.is_empty() {
@@ -620,24 +618,6 @@ async fn run_case(
             return Judgement::new(observed, Verdict::Info, Some(note));
         }
     }
-    if let (Some(bulk), Some(p)) = (&case.bulk, accepted) {
-        let agreed = deflate.map(|receive| bulk::Agreed {
-            send_reset: p.server_no_context_takeover,
-            send_window: p.server_max_window_bits.unwrap_or(15),
-            receive,
-        });
-        return bulk::run(
-            stream,
-            leftover,
-            Role::Server,
-            [0; 4],
-            bulk,
-            case.write,
-            agreed,
-            deadline,
-        )
-        .await;
-    }
     if let Some(bulk) = &case.bulk {
         return bulk::run(
             stream,
@@ -646,7 +626,7 @@ async fn run_case(
             [0; 4],
             bulk,
             case.write,
-            None,
+            agreed,
             deadline,
         )
         .await;

@@ -425,10 +425,8 @@ async fn drive(cfg: &ServerCheck, case: &Case, deadline: Instant, wire: &Wire) -
         // Not offered: `validate_response` already refused it.
         _ => None,
     };
-    let deflate = params.map(|p| DeflateConfig {
-        peer_no_context_takeover: p.server_no_context_takeover,
-        peer_max_window_bits: p.server_max_window_bits,
-    });
+    let agreed = params.map(|p| bulk::Agreed::new(p, Role::Client));
+    let deflate = agreed.map(|a| a.receive);
     if matches!(case.setup, Setup::Deflate(_)) && deflate.is_none() {
         return Judgement::new(
             Observed::HandshakeRefused { status: 101 },
@@ -437,14 +435,6 @@ async fn drive(cfg: &ServerCheck, case: &Case, deadline: Instant, wire: &Wire) -
         );
     }
     if let Some(bulk) = &case.bulk {
-        let agreed = match (params, deflate) {
-            (Some(p), Some(receive)) => Some(bulk::Agreed {
-                send_reset: p.client_no_context_takeover,
-                send_window: p.client_max_window_bits.unwrap_or(15),
-                receive,
-            }),
-            _ => None,
-        };
         let leftover = &buf[resp.head_len..];
         let key = mask_key(cfg.seed);
         let j = bulk::run(
