@@ -691,6 +691,20 @@ pub(crate) mod tests {
         }
     }
 
+    /// Valid traffic in both roles (fragments, a ping between them, a text, a
+    /// Close) is carried on: what every adapter's first test checks.
+    pub(crate) fn assert_valid_traffic_carries_on<E: Endpoint>(endpoint: &mut E) {
+        for (receiver, id) in [
+            (Role::Server, "ok.fragmented"),
+            (Role::Server, "ok.ping-mid-message"),
+            (Role::Client, "ok.text"),
+            (Role::Client, "ok.ping"),
+            (Role::Server, "ok.close-1000"),
+        ] {
+            assert_reaction(endpoint, receiver, id, Reaction::CarriedOn);
+        }
+    }
+
     /// The endpoint reacts to case `id` as `expected`, read whole and in 1- and
     /// 7-byte reads.
     pub(crate) fn assert_reaction<E: Endpoint>(

@@ -154,21 +154,14 @@ impl Endpoint for TokioWebsockets {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{assert_owed, assert_reaction, client_frame, limited};
+    use super::super::tests::{
+        assert_owed, assert_valid_traffic_carries_on, client_frame, limited,
+    };
     use super::*;
 
     #[test]
     fn valid_traffic_carries_on() {
-        let mut t = TokioWebsockets;
-        assert_reaction(&mut t, Role::Server, "ok.fragmented", Reaction::CarriedOn);
-        assert_reaction(
-            &mut t,
-            Role::Server,
-            "ok.ping-mid-message",
-            Reaction::CarriedOn,
-        );
-        assert_reaction(&mut t, Role::Client, "ok.text", Reaction::CarriedOn);
-        assert_reaction(&mut t, Role::Server, "ok.close-1000", Reaction::CarriedOn);
+        assert_valid_traffic_carries_on(&mut TokioWebsockets);
     }
 
     #[test]
