@@ -14,8 +14,7 @@ use std::time::Duration;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 use wschaos_codec::handshake::MAX_HANDSHAKE_BYTES;
@@ -78,9 +77,34 @@ pub async fn turned_true(mut rx: watch::Receiver<bool>) {
     }
 }
 
+/// The writing half of a proxied connection, plain or TLS.
+pub trait WriteHalf: AsyncWrite + Unpin {
+    /// Lets go of the half without a FIN (nor a TLS close_notify): after a
+    /// reset, with zero linger set on the socket, the peer gets an RST.
+    fn forget(self);
+}
+
+impl WriteHalf for tokio::net::tcp::OwnedWriteHalf {
+    fn forget(self) {
+        tokio::net::tcp::OwnedWriteHalf::forget(self)
+    }
+}
+
+impl<T: AsyncRead + AsyncWrite> WriteHalf for tokio::io::WriteHalf<T> {
+    fn forget(self) {
+        // Dropping a split half never shuts the stream down.
+        drop(self)
+    }
+}
+
 /// Relays one direction until EOF, error, shutdown or reset, then half-closes the
 /// other side so the peer sees the end too (not after a reset: that is an RST).
-pub async fn pump(dir: Dir, mut from: OwnedReadHalf, mut to: OwnedWriteHalf, ctx: PumpCtx) {
+/// `from` and `to` are the halves of plain TCP or TLS streams alike.
+pub async fn pump<R, W>(dir: Dir, mut from: R, mut to: W, ctx: PumpCtx)
+where
+    R: AsyncRead + Unpin,
+    W: WriteHalf,
+{
     let PumpCtx {
         relay,
         recording,
@@ -216,8 +240,8 @@ enum WriteEnd {
 
 /// Writes `bytes` in slices of at most `shape.slice`, then pauses for the
 /// bandwidth limit; a reset interrupts it (the caller then drops the socket).
-async fn write(
-    to: &mut OwnedWriteHalf,
+async fn write<W: AsyncWrite + Unpin>(
+    to: &mut W,
     bytes: &[u8],
     shape: Shape,
     resettable: bool,
