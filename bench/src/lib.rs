@@ -59,6 +59,11 @@ pub struct LoopbackUrl {
 impl LoopbackUrl {
     pub fn parse(url: &str) -> anyhow::Result<LoopbackUrl> {
         let parsed = WsUrl::parse(url)?;
+        if parsed.tls {
+            anyhow::bail!(
+                "refusing {url:?}: the benchmark's load generator speaks plain ws:// only"
+            );
+        }
         if parsed.host != "127.0.0.1" {
             anyhow::bail!(
                 "refusing host {:?} in {url:?}: the benchmark connects only to 127.0.0.1",

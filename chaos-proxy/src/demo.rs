@@ -77,6 +77,7 @@ pub async fn run(
             repro_dir: None,
             extras: Default::default(),
             progress: false,
+            tls: None,
         };
         let cases = catalogue(Side::Server, seed);
         let results = run_suite(&cfg, cases).await;

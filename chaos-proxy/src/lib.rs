@@ -37,5 +37,6 @@ pub mod proxy;
 pub mod replay;
 pub mod report;
 pub mod seed;
+pub mod tls;
 pub mod url;
 pub mod verdict;

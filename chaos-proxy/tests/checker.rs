@@ -37,6 +37,7 @@ async fn server_suite(flaw: ServerFlaw, globs: &[&str]) -> HashMap<String, CaseR
         repro_dir: None,
         extras: Default::default(),
         progress: false,
+        tls: None,
     };
     let globs: Vec<String> = globs.iter().map(|g| g.to_string()).collect();
     let mut cases = select(catalogue(Side::Server, SEED), &globs);
@@ -209,6 +210,7 @@ async fn client_suite(opts: ClientOptions, globs: &[&str]) -> HashMap<String, Ca
         wait: Duration::from_secs(60),
         repro_dir: None,
         progress: false,
+        tls: None,
     };
     let server = tokio::spawn(serve(listener, cfg, cases));
     let client = tokio::spawn(async move { run_echo_client(&base, &[], opts).await });

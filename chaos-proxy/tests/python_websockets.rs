@@ -124,6 +124,7 @@ fn server_check(url: &str, timeout: Duration, jobs: usize) -> ServerCheck {
         repro_dir: None,
         extras: Default::default(),
         progress: false,
+        tls: None,
     }
 }
 
@@ -142,6 +143,7 @@ async fn client_run(
         wait: limit - Duration::from_secs(30),
         repro_dir: None,
         progress: false,
+        tls: None,
     };
     let server = tokio::spawn(serve(listener, cfg, cases));
     let client = Kill(

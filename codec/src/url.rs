@@ -1,4 +1,4 @@
-//! The workspace's one `ws://HOST:PORT/PATH` parser: the checker, the proxy, the
+//! The workspace's one `ws[s]://HOST:PORT/PATH` parser: the checker, the proxy, the
 //! sample clients and the benchmark all read their targets with [`WsUrl::parse`],
 //! which fails with a one-line [`UrlError`] naming the problem. Sans-IO: it only
 //! splits and checks the text, it never resolves or connects.
@@ -11,16 +11,14 @@ pub struct WsUrl {
     pub port: u16,
     /// Path and query, starting with '/'.
     pub path: String,
+    /// `wss://`: the connection is made over TLS (default port 443).
+    pub tls: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UrlError {
-    #[error("bad target URL {0:?}: expected ws://HOST:PORT/PATH")]
+    #[error("bad target URL {0:?}: expected ws://HOST:PORT/PATH or wss://HOST:PORT/PATH")]
     Malformed(String),
-    #[error(
-        "bad target URL {0:?}: wss:// (TLS) is not supported; point wschaos at the plain ws:// port"
-    )]
-    Tls(String),
     #[error("bad target URL {0:?}: port must be 1-65535")]
     BadPort(String),
     #[error("bad target URL {0:?}: a WebSocket URL has no #fragment (RFC 6455 section 3)")]
@@ -44,10 +42,10 @@ impl WsUrl {
             s.get(..scheme.len())
                 .is_some_and(|p| p.eq_ignore_ascii_case(scheme))
         };
-        let rest = if scheme_is("ws://") {
-            &s["ws://".len()..]
+        let (rest, tls) = if scheme_is("ws://") {
+            (&s["ws://".len()..], false)
         } else if scheme_is("wss://") {
-            return Err(UrlError::Tls(s.to_owned()));
+            (&s["wss://".len()..], true)
         } else {
             return Err(UrlError::Malformed(s.to_owned()));
         };
@@ -71,6 +69,7 @@ impl WsUrl {
             return Err(UrlError::Malformed(s.to_owned()));
         }
         let port = match port {
+            None if tls => 443,
             None => 80,
             Some(p) => p
                 .parse::<u16>()
@@ -78,7 +77,12 @@ impl WsUrl {
                 .filter(|&p| p != 0)
                 .ok_or_else(|| UrlError::BadPort(s.to_owned()))?,
         };
-        Ok(WsUrl { host, port, path })
+        Ok(WsUrl {
+            host,
+            port,
+            path,
+            tls,
+        })
     }
 
     /// `host:port` for connecting.
@@ -86,9 +90,22 @@ impl WsUrl {
         format!("{}:{}", self.host, self.port)
     }
 
+    /// The scheme's port: 80 for ws://, 443 for wss://.
+    pub fn default_port(&self) -> u16 {
+        if self.tls { 443 } else { 80 }
+    }
+
+    /// The host name without IPv6 brackets: what TLS verifies and sends as SNI.
+    pub fn host_name(&self) -> &str {
+        self.host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(&self.host)
+    }
+
     /// The Host header value.
     pub fn host_header(&self) -> String {
-        if self.port == 80 {
+        if self.port == self.default_port() {
             self.host.clone()
         } else {
             self.authority()
@@ -113,7 +130,8 @@ fn encode_path(path: &str) -> String {
 
 impl fmt::Display for WsUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ws://{}{}", self.authority(), self.path)
+        let scheme = if self.tls { "wss" } else { "ws" };
+        write!(f, "{scheme}://{}{}", self.authority(), self.path)
     }
 }
 
@@ -134,7 +152,16 @@ mod tests {
             WsUrl::parse("http://x/"),
             Err(UrlError::Malformed(_))
         ));
-        assert!(matches!(WsUrl::parse("wss://x/"), Err(UrlError::Tls(_))));
+        let u = WsUrl::parse("wss://x/").unwrap();
+        assert_eq!((u.tls, u.port, u.host_header()), (true, 443, "x".into()));
+        assert_eq!(u.to_string(), "wss://x:443/");
+        let u = WsUrl::parse("wss://[::1]:8443/a").unwrap();
+        assert_eq!(
+            (u.host_name(), u.host_header()),
+            ("::1", "[::1]:8443".into())
+        );
+        assert!(!WsUrl::parse("ws://x/").unwrap().tls);
+        assert_eq!(WsUrl::parse("ws://x:443/").unwrap().host_header(), "x:443");
         assert!(matches!(
             WsUrl::parse("ws://x:0/"),
             Err(UrlError::BadPort(_))
@@ -158,7 +185,7 @@ mod tests {
             WsUrl::parse("Ws://x/%41?q=é").unwrap().path,
             "/%41?q=%C3%A9"
         );
-        assert!(matches!(WsUrl::parse("WSS://x/"), Err(UrlError::Tls(_))));
+        assert!(WsUrl::parse("WSS://x/").unwrap().tls);
         assert!(matches!(
             WsUrl::parse("ws://x/p?a=b#frag"),
             Err(UrlError::Fragment(_))

@@ -4,6 +4,7 @@
 //
 //   node client.js --base ws://127.0.0.1:PORT [--case ID]...     # echo, for check-client
 //   node client.js --traffic URL [--traffic URL]... [--messages 3] [--ping]
+//   ... [--ca-file PEM]   # wss:// URLs: trust only this CA (default: Node's roots)
 //
 // Traffic: on every URL at once, send MESSAGES text messages and wait for each
 // echo, send a ping and wait for the pong (with --ping), then close normally with
@@ -11,13 +12,15 @@
 // and wait for the server to close. A step that fails or times out ends the
 // traffic on that connection. Prints one JSON line per URL: what the client saw.
 'use strict';
+const fs = require('fs');
 const http = require('http');
+const https = require('https');
 const WebSocket = require('ws');
 
 const STEP_TIMEOUT_MS = 1500;
 
 function parseArgs(argv) {
-  const args = { base: null, cases: [], traffic: [], messages: 3, ping: false };
+  const args = { base: null, cases: [], traffic: [], messages: 3, ping: false, ca: undefined };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--base') args.base = argv[++i];
@@ -25,6 +28,7 @@ function parseArgs(argv) {
     else if (a === '--traffic') args.traffic.push(argv[++i]);
     else if (a === '--messages') args.messages = Number(argv[++i]);
     else if (a === '--ping') args.ping = true;
+    else if (a === '--ca-file') args.ca = fs.readFileSync(argv[++i]);
     else throw new Error(`unknown argument ${a}`);
   }
   return args;
@@ -32,11 +36,11 @@ function parseArgs(argv) {
 
 // One connection's events as awaitable steps: each resolves on the event it
 // waits for and rejects when the connection ends or the step times out.
-function traffic(url, messages, ping) {
+function traffic(url, messages, ping, ca) {
   return new Promise((resolve) => {
     const seen = { url, echoes: 0, pong: false, error: null };
     const serverClose = (url.split('?')[1] || '').includes('close=server');
-    const ws = new WebSocket(url, { perMessageDeflate: false, handshakeTimeout: 3000 });
+    const ws = new WebSocket(url, { perMessageDeflate: false, handshakeTimeout: 3000, ca });
     let waiting = null;
     let timer = null;
     let finished = false;
@@ -97,9 +101,9 @@ function traffic(url, messages, ping) {
   });
 }
 
-function echoCase(url) {
+function echoCase(url, ca) {
   return new Promise((resolve) => {
-    const ws = new WebSocket(url, { perMessageDeflate: false, handshakeTimeout: 5000 });
+    const ws = new WebSocket(url, { perMessageDeflate: false, handshakeTimeout: 5000, ca });
     let error = null;
     ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
     ws.on('error', (e) => { error = e.code || e.name; });
@@ -107,9 +111,9 @@ function echoCase(url) {
   });
 }
 
-function getJson(url) {
+function getJson(url, ca) {
   return new Promise((resolve, reject) => {
-    http.get(url, (res) => {
+    (url.startsWith('https:') ? https : http).get(url, { ca }, (res) => {
       let body = '';
       res.on('data', (c) => { body += c; });
       res.on('end', () => {
@@ -122,16 +126,17 @@ function getJson(url) {
 async function main() {
   const args = parseArgs(process.argv.slice(2));
   if (args.traffic.length) {
-    const results = await Promise.all(args.traffic.map((u) => traffic(u, args.messages, args.ping)));
+    const results = await Promise.all(args.traffic.map((u) => traffic(u, args.messages, args.ping, args.ca)));
     for (const seen of results) console.log(JSON.stringify(seen));
     return;
   }
   if (!args.base) throw new Error('--base or --traffic is required');
   const base = args.base.replace(/\/+$/, '');
   let cases = args.cases;
-  if (!cases.length) cases = await getJson(`http://${base.split('://')[1]}/cases`);
+  const scheme = base.startsWith('wss://') ? 'https' : 'http';
+  if (!cases.length) cases = await getJson(`${scheme}://${base.split('://')[1]}/cases`, args.ca);
   for (const c of cases) {
-    console.log(`${c}: ${await echoCase(`${base}/case/${c}`)}`);
+    console.log(`${c}: ${await echoCase(`${base}/case/${c}`, args.ca)}`);
   }
 }
 

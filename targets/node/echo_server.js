@@ -4,16 +4,34 @@
 // ready. The text message `wschaos:close` is not echoed: the server closes the
 // connection with 1000.
 //
-//   node echo_server.js [--port N]
+//   node echo_server.js [--port N] [--tls-cert PEM --tls-key PEM]
+//
+// With --tls-cert and --tls-key it serves wss:// (Node's https server) and
+// prints `listening on wss://127.0.0.1:PORT/`.
 'use strict';
+const fs = require('fs');
+const https = require('https');
 const { WebSocketServer } = require('ws');
 
-const i = process.argv.indexOf('--port');
-const port = i > 0 ? Number(process.argv[i + 1]) : 0;
-const wss = new WebSocketServer({ host: '127.0.0.1', port });
-wss.on('listening', () => {
-  console.log(`listening on ws://127.0.0.1:${wss.address().port}/`);
-});
+const arg = (name) => {
+  const i = process.argv.indexOf(name);
+  return i > 0 ? process.argv[i + 1] : undefined;
+};
+const port = Number(arg('--port') || 0);
+const cert = arg('--tls-cert');
+let wss;
+if (cert) {
+  const server = https.createServer({ cert: fs.readFileSync(cert), key: fs.readFileSync(arg('--tls-key')) });
+  wss = new WebSocketServer({ server });
+  server.listen(port, '127.0.0.1', () => {
+    console.log(`listening on wss://127.0.0.1:${server.address().port}/`);
+  });
+} else {
+  wss = new WebSocketServer({ host: '127.0.0.1', port });
+  wss.on('listening', () => {
+    console.log(`listening on ws://127.0.0.1:${wss.address().port}/`);
+  });
+}
 wss.on('connection', (ws) => {
   // A protocol error: ws has already sent its Close with the error code.
   ws.on('error', () => {});

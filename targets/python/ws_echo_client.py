@@ -16,9 +16,12 @@ ends the traffic on that connection (a failed connection is expected there).
 Prints one JSON line per URL: what the client saw.
 
     ws_echo_client.py --traffic URL [--traffic URL]... [--messages 3] [--ping]
+
+wss:// URLs are verified with the system's roots, or only with --ca-file PEM.
 """
 
 import argparse
+import ssl
 import asyncio
 import json
 import urllib.request
@@ -28,10 +31,18 @@ from websockets.asyncio.client import connect
 STEP_TIMEOUT = 1.5
 
 
-async def run_case(url, compression, max_size):
+def ssl_for(url, ca_file):
+    """The TLS context for a wss:// URL: trusting only CA_FILE when given."""
+    if not url.startswith("wss://"):
+        return None
+    return ssl.create_default_context(cafile=ca_file)
+
+
+async def run_case(url, compression, max_size, ca_file=None):
     try:
         async with connect(
             url,
+            ssl=ssl_for(url, ca_file),
             open_timeout=5,
             close_timeout=2,
             compression=compression,
@@ -53,12 +64,17 @@ def close_state(ws):
     }
 
 
-async def traffic(url, messages, ping):
+async def traffic(url, messages, ping, ca_file=None):
     seen = {"url": url, "echoes": 0, "pong": False, "error": None}
     server_close = "close=server" in url.partition("?")[2]
     try:
         async with connect(
-            url, open_timeout=3, close_timeout=1, compression=None, ping_interval=None
+            url,
+            open_timeout=3,
+            close_timeout=1,
+            compression=None,
+            ping_interval=None,
+            ssl=ssl_for(url, ca_file),
         ) as ws:
             try:
                 for i in range(1, messages + 1):
@@ -91,10 +107,11 @@ async def main():
     parser.add_argument("--traffic", action="append", default=[], metavar="URL")
     parser.add_argument("--messages", type=int, default=3)
     parser.add_argument("--ping", action="store_true")
+    parser.add_argument("--ca-file", help="trust this CA (PEM) for wss:// URLs")
     args = parser.parse_args()
     if args.traffic:
         results = await asyncio.gather(
-            *(traffic(url, args.messages, args.ping) for url in args.traffic)
+            *(traffic(url, args.messages, args.ping, args.ca_file) for url in args.traffic)
         )
         for seen in results:
             print(json.dumps(seen), flush=True)
@@ -105,11 +122,15 @@ async def main():
     compression = None if args.no_compression else "deflate"
     cases = args.case
     if not cases:
-        http = "http://" + base.split("://", 1)[1] + "/cases"
-        with urllib.request.urlopen(http, timeout=5) as resp:
+        scheme = "https" if base.startswith("wss://") else "http"
+        http = scheme + "://" + base.split("://", 1)[1] + "/cases"
+        context = ssl_for(base, args.ca_file)
+        with urllib.request.urlopen(http, timeout=5, context=context) as resp:
             cases = json.load(resp)
     for case in cases:
-        outcome = await run_case(f"{base}/case/{case}", compression, args.max_size)
+        outcome = await run_case(
+            f"{base}/case/{case}", compression, args.max_size, args.ca_file
+        )
         print(f"{case}: {outcome}", flush=True)
 
 

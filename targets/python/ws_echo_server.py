@@ -5,6 +5,7 @@ only; prints `listening on ws://127.0.0.1:PORT/` once ready. The text message
 
     ws_echo_server.py [--port N] [--require-header 'Name: value'] [--subprotocol NAME]...
                       [--max-size BYTES] [--deflate-flaw keeps-context|wide-window]
+                      [--tls-cert PEM --tls-key PEM]
 
 --require-header answers 401 to an upgrade without that header (a token, say);
 --subprotocol names a subprotocol the server agrees to when offered; --max-size
@@ -12,9 +13,11 @@ is the largest message taken (the library's default is 1 MiB). --deflate-flaw
 makes a deliberately broken permessage-deflate, for the checker's tests: the
 server agrees to what the client asks (server_no_context_takeover,
 server_max_window_bits) and then does not keep to it: `keeps-context` compresses
-each message with the previous ones' context, `wide-window` with a 15-bit window."""
+each message with the previous ones' context, `wide-window` with a 15-bit window.
+--tls-cert and --tls-key serve wss:// instead (the line printed says wss://)."""
 
 import argparse
+import ssl
 import asyncio
 from http import HTTPStatus
 
@@ -68,7 +71,13 @@ async def main():
     parser.add_argument("--subprotocol", action="append", default=None)
     parser.add_argument("--max-size", type=int, default=2**20)
     parser.add_argument("--deflate-flaw", choices=["keeps-context", "wide-window"])
+    parser.add_argument("--tls-cert", help="serve wss:// with this PEM chain")
+    parser.add_argument("--tls-key", help="the private key (PEM) of --tls-cert")
     args = parser.parse_args()
+    ssl_context = None
+    if args.tls_cert:
+        ssl_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ssl_context.load_cert_chain(args.tls_cert, args.tls_key)
     extensions = None
     if args.deflate_flaw:
         extensions = [FlawedDeflate(args.deflate_flaw)]
@@ -89,9 +98,11 @@ async def main():
         max_size=args.max_size,
         extensions=extensions,
         compression=None if extensions else "deflate",
+        ssl=ssl_context,
     ) as server:
         port = server.sockets[0].getsockname()[1]
-        print(f"listening on ws://127.0.0.1:{port}/", flush=True)
+        scheme = "wss" if ssl_context else "ws"
+        print(f"listening on {scheme}://127.0.0.1:{port}/", flush=True)
         await asyncio.get_running_loop().create_future()
 
 

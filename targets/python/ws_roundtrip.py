@@ -1,10 +1,11 @@
 """Sends seeded random messages with the Python `websockets` client (which offers
-permessage-deflate) and checks each echo. Exit 0 when all came back unchanged,
+permessage-deflate) and checks each echo; wss:// URLs with --ca-file PEM. Exit 0 when all came back unchanged,
 1 otherwise; prints one line. Loopback only, used by wschaos's proxy tests."""
 
 import argparse
 import asyncio
 import random
+import ssl
 import sys
 
 from websockets.asyncio.client import connect
@@ -15,10 +16,16 @@ async def main():
     parser.add_argument("--url", required=True)
     parser.add_argument("--count", type=int, default=50)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--ca-file", help="wss:// URLs: trust only this CA (PEM)")
     args = parser.parse_args()
+    context = None
+    if args.url.startswith("wss://"):
+        context = ssl.create_default_context(cafile=args.ca_file)
     rng = random.Random(args.seed)
     try:
-        async with connect(args.url, open_timeout=5, close_timeout=2, max_size=2**22) as ws:
+        async with connect(
+            args.url, open_timeout=5, close_timeout=2, max_size=2**22, ssl=context
+        ) as ws:
             for i in range(args.count):
                 size = rng.choice([0, 1, 125, 126, 65535, 65536, 200_000]) + rng.randrange(100)
                 if i % 2:

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::{Mutex, Notify, Semaphore};
 use tokio::time::Instant;
 use tracing::{Instrument, debug, info_span, warn};
@@ -27,6 +27,7 @@ use crate::check::wire::{Recorded, Wire};
 use crate::check::{bulk, case_result, read_head, valid_first, write_case};
 use crate::report::exchange::Dir;
 use crate::report::{CaseResult, Observed, Verdict};
+use crate::tls::{Acceptor, Conn};
 use crate::verdict::{Judgement, judge};
 
 #[derive(Debug, Clone)]
@@ -38,6 +39,8 @@ pub struct ClientCheck {
     pub repro_dir: Option<std::path::PathBuf>,
     /// One line on stderr per finished case (`--progress`).
     pub progress: bool,
+    /// Serve `wss://`: every connection starts with a TLS handshake.
+    pub tls: Option<Acceptor>,
 }
 
 /// Connections served at once; more wait for a slot (bounded memory).
@@ -252,6 +255,20 @@ pub async fn serve_agents_until(
         tokio::spawn(
             async move {
                 let _permit = permit;
+                let _ = stream.set_nodelay(true);
+                let stream = match &cfg.tls {
+                    None => Conn::from(stream),
+                    Some(tls) => {
+                        match tokio::time::timeout(cfg.timeout, tls.accept(stream)).await {
+                            Ok(Ok(conn)) => conn,
+                            // A client that cannot agree on TLS is not handed a case.
+                            Ok(Err(e)) => return warn!("{e}"),
+                            Err(_) => {
+                                return warn!("TLS handshake not done within {:?}", cfg.timeout);
+                            }
+                        }
+                    }
+                };
                 handle(stream, &state, &cfg).await;
                 if state.lock().await.finished() {
                     finished.notify_one();
@@ -368,7 +385,7 @@ async fn status_when_known(
 /// empty Close, and the client's Close awaited briefly), or, to a plain HTTP
 /// request such as curl's, as a JSON body.
 async fn answer_protocol(
-    stream: &mut TcpStream,
+    stream: &mut Conn,
     req: &Request,
     upgrade: bool,
     answer: Option<&str>,
@@ -420,8 +437,7 @@ Open a WebSocket (an upgrade request) to run a case:\n\
   any other   runs the next case not yet served\n\
 GET /cases lists the case ids (JSON). Plain HTTP requests do not use up a case.\n";
 
-async fn handle(mut stream: TcpStream, state: &Mutex<State>, cfg: &ClientCheck) {
-    let _ = stream.set_nodelay(true);
+async fn handle(mut stream: Conn, state: &Mutex<State>, cfg: &ClientCheck) {
     let deadline = Instant::now() + cfg.timeout;
     let Ok((req, buf)) = read_head(&mut stream, deadline, parse_request).await else {
         return;
@@ -554,7 +570,7 @@ async fn handle(mut stream: TcpStream, state: &Mutex<State>, cfg: &ClientCheck) 
 }
 
 async fn run_case(
-    stream: &mut Recorded<TcpStream>,
+    stream: &mut Recorded<Conn>,
     req: &Request,
     leftover: &[u8],
     case: &Case,
@@ -707,9 +723,10 @@ mod tests {
             wait: Duration::from_millis(800),
             repro_dir: None,
             progress: false,
+            tls: None,
         };
         let server = tokio::spawn(serve(listener, cfg, cases));
-        let mut s = TcpStream::connect(addr).await.unwrap();
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
         s.write_all(b"GET /cases HTTP/1.1\r\nHost: x\r\n\r\n")
             .await
             .unwrap();
@@ -730,7 +747,7 @@ mod tests {
     }
 
     async fn http_exchange(addr: std::net::SocketAddr, request: &str) -> String {
-        let mut s = TcpStream::connect(addr).await.unwrap();
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
         s.write_all(request.as_bytes()).await.unwrap();
         let mut body = Vec::new();
         let _ = tokio::time::timeout(
@@ -755,6 +772,7 @@ mod tests {
             wait: Duration::from_millis(1500),
             repro_dir: None,
             progress: false,
+            tls: None,
         };
         let server = tokio::spawn(serve_until(listener, cfg, cases, std::future::pending()));
         let health = http_exchange(addr, "GET / HTTP/1.1\r\nHost: x\r\n\r\n").await;
@@ -807,6 +825,7 @@ mod tests {
             wait: Duration::from_secs(60),
             repro_dir: None,
             progress: false,
+            tls: None,
         };
         let stop = tokio::time::sleep(Duration::from_millis(100));
         let outcome = tokio::time::timeout(

@@ -12,7 +12,6 @@ pub mod wire;
 use std::path::{Path, PathBuf};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout_at};
 use wschaos_codec::handshake::{HandshakeError, MAX_HANDSHAKE_BYTES};
 
@@ -75,7 +74,7 @@ pub async fn write_case<S: wire::CaseStream>(
             if let Some(pause) = pause {
                 tokio::time::sleep(pause).await;
                 // Seen at the last pause: before the last segment goes out.
-                early = Some(peer_acted(stream.tcp()).await);
+                early = Some(stream.acted_now());
             }
             stream.write_all(piece).await?;
             stream.flush().await?;
@@ -84,14 +83,6 @@ pub async fn write_case<S: wire::CaseStream>(
     })
     .await;
     early
-}
-
-/// Whether the peer has sent bytes or closed, without waiting.
-async fn peer_acted(stream: &TcpStream) -> bool {
-    let mut b = [0u8; 1];
-    tokio::time::timeout(std::time::Duration::ZERO, stream.peek(&mut b))
-        .await
-        .is_ok()
 }
 
 /// The `after-valid.*` cases' first step: writes the valid traffic `pre` and

@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio::time::{Instant, timeout_at};
@@ -25,6 +24,7 @@ use crate::check::wire::{Recorded, Wire};
 use crate::check::{HeadError, bulk, case_result, read_head, valid_first, write_case};
 use crate::report::{CaseResult, Observed, Verdict};
 use crate::seed::{key_nonce, mask_key};
+use crate::tls::{Conn, Connector, connect_url};
 use crate::url::WsUrl;
 use crate::verdict::{self, Judgement, judge};
 
@@ -39,6 +39,8 @@ pub struct ServerCheck {
     pub extras: RequestExtras,
     /// One line on stderr per finished case (`--progress`).
     pub progress: bool,
+    /// How `wss://` targets are verified; `None`: with the system's roots.
+    pub tls: Option<Connector>,
 }
 
 /// What the user adds to every upgrade request, for servers that need a token, a
@@ -92,16 +94,17 @@ pub async fn probe(
     target: &WsUrl,
     timeout: Duration,
     extras: &RequestExtras,
+    tls: Option<&Connector>,
 ) -> Result<Option<String>, String> {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-    let authority = target.authority();
     let deadline = Instant::now() + timeout;
-    let mut stream = match timeout_at(deadline, TcpStream::connect(&authority)).await {
+    let mut stream = match timeout_at(deadline, connect_url(target, tls)).await {
         Ok(Ok(s)) => s,
-        Ok(Err(e)) => return Err(format!("cannot connect to {authority}: {e}")),
+        Ok(Err(e)) => return Err(e),
         Err(_) => {
             return Err(format!(
-                "cannot connect to {authority}: no answer within {timeout:?}"
+                "cannot connect to {}: no answer within {timeout:?}",
+                target.authority()
             ));
         }
     };
@@ -317,14 +320,10 @@ fn request_for(cfg: &ServerCheck, case: &Case, key: &str) -> (Vec<u8>, Vec<Exten
 }
 
 async fn drive(cfg: &ServerCheck, case: &Case, deadline: Instant, wire: &Wire) -> Judgement {
-    let stream = match timeout_at(deadline, TcpStream::connect(cfg.target.authority())).await {
+    let stream = match timeout_at(deadline, connect_url(&cfg.target, cfg.tls.as_ref())).await {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => {
-            return Judgement::new(
-                Observed::TcpClose,
-                Verdict::Fail,
-                Some(format!("could not connect: {e}")),
-            );
+            return Judgement::new(Observed::TcpClose, Verdict::Fail, Some(e));
         }
         Err(_) => {
             return Judgement::new(
@@ -334,7 +333,6 @@ async fn drive(cfg: &ServerCheck, case: &Case, deadline: Instant, wire: &Wire) -
             );
         }
     };
-    let _ = stream.set_nodelay(true);
     let mut stream = wire.wrap(stream);
     let key = generate_key(key_nonce(cfg.seed, &case.id));
     let (request, offered) = request_for(cfg, case, &key);
@@ -474,7 +472,7 @@ async fn drive(cfg: &ServerCheck, case: &Case, deadline: Instant, wire: &Wire) -
         }
         leftover.clear();
     }
-    if hung_up_already(&stream, &mut leftover) {
+    if hung_up_already(&mut stream, &mut leftover) {
         return verdict::closed_before_fault();
     }
     let early = write_case(&mut stream, &case.bytes, case.write, deadline).await;
@@ -508,10 +506,10 @@ async fn drive(cfg: &ServerCheck, case: &Case, deadline: Instant, wire: &Wire) -
 
 /// Whether the server already closed the connection (EOF or reset waiting to be
 /// read), without waiting; bytes it did send are appended to `leftover`.
-fn hung_up_already(stream: &Recorded<TcpStream>, leftover: &mut Vec<u8>) -> bool {
+fn hung_up_already(stream: &mut Recorded<Conn>, leftover: &mut Vec<u8>) -> bool {
     let mut chunk = [0u8; 4096];
     for _ in 0..64 {
-        match stream.try_read(&mut chunk) {
+        match stream.try_read_now(&mut chunk) {
             Ok(0) => return true,
             Ok(n) => leftover.extend_from_slice(&chunk[..n]),
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return false,
@@ -542,16 +540,17 @@ mod tests {
     async fn a_hang_up_before_the_fault_is_seen_without_waiting() {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let stream = Wire::new(Role::Client).wrap(TcpStream::connect(addr).await.unwrap());
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let mut stream = Wire::new(Role::Client).wrap(Conn::from(tcp));
         let (peer, _) = listener.accept().await.unwrap();
         let mut leftover = Vec::new();
-        assert!(!hung_up_already(&stream, &mut leftover));
+        assert!(!hung_up_already(&mut stream, &mut leftover));
         use tokio::io::AsyncWriteExt as _;
         let mut peer = peer;
         peer.write_all(b"\x88\x00").await.unwrap();
         drop(peer);
-        stream.get_ref().readable().await.unwrap();
-        assert!(hung_up_already(&stream, &mut leftover));
+        stream.get_ref().tcp().readable().await.unwrap();
+        assert!(hung_up_already(&mut stream, &mut leftover));
         assert_eq!(leftover, b"\x88\x00");
     }
 }

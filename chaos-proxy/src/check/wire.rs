@@ -1,19 +1,19 @@
 //! A stream wrapper that records what goes over a case's connection: every read
 //! and write, with its time since the case began and its direction, into a
 //! bounded [`WireLog`] (the per-case report files and the HTML report decode it).
-//! It exposes the inner `TcpStream` for what only a socket can do (`peek`,
-//! `try_read`), and records what `try_read` takes.
+//! It passes on what only the connection can do (looking ahead without waiting,
+//! `try_read_now`), and records what `try_read_now` takes.
 
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpStream;
 use tokio::time::Instant;
 use wschaos_codec::Role;
 
 use crate::report::exchange::{Dir, WireLog};
+use crate::tls::Conn;
 
 /// A shared handle on one case's log: the case's code records through the
 /// stream, the report takes the log when the case is done.
@@ -69,10 +69,10 @@ impl<S> Recorded<S> {
     }
 }
 
-impl Recorded<TcpStream> {
-    /// `TcpStream::try_read`, recorded.
-    pub fn try_read(&self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.try_read(buf)?;
+impl Recorded<Conn> {
+    /// [`Conn::try_read_now`], recorded.
+    pub fn try_read_now(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.try_read_now(buf)?;
         self.wire.record(Dir::Received, &buf[..n]);
         Ok(n)
     }
@@ -118,20 +118,20 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Recorded<S> {
 }
 
 /// A case's connection: what `write_case` and `valid_first` write to and read
-/// from, and the socket underneath for `peek`.
+/// from, and whether the peer has acted yet ([`Conn::acted_now`]).
 pub trait CaseStream: AsyncRead + AsyncWrite + Unpin + Send {
-    fn tcp(&self) -> &TcpStream;
+    fn acted_now(&mut self) -> bool;
 }
 
-impl CaseStream for TcpStream {
-    fn tcp(&self) -> &TcpStream {
-        self
+impl CaseStream for Conn {
+    fn acted_now(&mut self) -> bool {
+        Conn::acted_now(self)
     }
 }
 
-impl CaseStream for Recorded<TcpStream> {
-    fn tcp(&self) -> &TcpStream {
-        &self.inner
+impl CaseStream for Recorded<Conn> {
+    fn acted_now(&mut self) -> bool {
+        self.inner.acted_now()
     }
 }
 
@@ -145,7 +145,8 @@ mod tests {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let wire = Wire::new(Role::Client);
-        let mut s = wire.wrap(TcpStream::connect(addr).await.unwrap());
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let mut s = wire.wrap(Conn::from(tcp));
         let (mut peer, _) = listener.accept().await.unwrap();
         s.write_all(b"hello").await.unwrap();
         let mut got = [0u8; 5];
@@ -154,8 +155,8 @@ mod tests {
         let mut buf = [0u8; 4];
         s.read_exact(&mut buf).await.unwrap();
         drop(peer);
-        s.tcp().readable().await.unwrap();
-        assert_eq!(s.try_read(&mut buf).unwrap(), 0);
+        s.get_ref().tcp().readable().await.unwrap();
+        assert_eq!(s.try_read_now(&mut buf).unwrap(), 0);
         let log = wire.take();
         let dirs: Vec<(Dir, &[u8])> = log.chunks.iter().map(|c| (c.dir, &c.bytes[..])).collect();
         assert_eq!(

@@ -56,6 +56,8 @@ pub struct CheckClient {
     /// (1 to 86400); they are reported as fail.
     #[arg(long, value_name = "S", default_value_t = 120)]
     pub wait_s: u64,
+    #[command(flatten)]
+    pub tls: super::tls::ServerTls,
 }
 
 /// Where to listen for a fuzzingserver spec's `url` (`ws://HOST:PORT[/...]`;
@@ -96,6 +98,8 @@ impl RunCommand for CheckClient {
         let timeout = millis("--timeout-ms", timeout_ms)?;
         let wait_s = bounded("--wait-s", self.wait_s, MAX_MS / 1000)?;
         output.check()?;
+        let tls = self.tls.acceptor(&addr.ip().to_string())?;
+        let scheme = if tls.is_some() { "wss" } else { "ws" };
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
@@ -123,7 +127,7 @@ impl RunCommand for CheckClient {
         }
         let shutdown = Shutdown::on_signal();
         eprintln!(
-            "check-client listening on ws://{local}/ ({} cases; GET /cases lists them, /case/<id> runs one; \
+            "check-client listening on {scheme}://{local}/ ({} cases; GET /cases lists them, /case/<id> runs one; \
              Autobahn harnesses: /getCaseCount, /runCase?case=N&agent=A, /updateReports)",
             selected.len()
         );
@@ -133,12 +137,13 @@ impl RunCommand for CheckClient {
             wait: std::time::Duration::from_secs(wait_s),
             repro_dir: self.drop_in.repro_dir(&output),
             progress,
+            tls,
         };
         let started = now_rfc3339();
         let outcome = serve_agents_until(listener, cfg, selected, plan, shutdown.wait()).await;
         if outcome.upgrades == 0 && !outcome.stopped {
             bail!(
-                "no client attempted a WebSocket upgrade at ws://{local}/ within --wait-s {wait_s}; \
+                "no client attempted a WebSocket upgrade at {scheme}://{local}/ within --wait-s {wait_s}; \
                  nothing was tested"
             );
         }
@@ -159,7 +164,7 @@ impl RunCommand for CheckClient {
             .map(|a| {
                 let mut report = Report::new(
                     Mode::Client,
-                    format!("ws://{local}/"),
+                    format!("{scheme}://{local}/"),
                     seed,
                     started.clone(),
                     a.results,

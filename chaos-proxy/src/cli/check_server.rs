@@ -38,8 +38,8 @@ Example:
   wschaos check-server --target ws://127.0.0.1:9001/ --target ws://127.0.0.1:9002/ --agent a --agent b --report-dir out
   wschaos check-server --target ws://127.0.0.1:9001/chat --header 'Authorization: Bearer t0k' --subprotocol chat.v1")]
 pub struct CheckServer {
-    /// ws://HOST:PORT/PATH of a server under test (repeatable: one run, one
-    /// report with every agent; wss:// is not supported).
+    /// ws://HOST:PORT/PATH or wss://HOST:PORT/PATH of a server under test
+    /// (repeatable: one run, one report with every agent).
     #[arg(long = "target", value_name = "URL")]
     pub targets: Vec<String>,
     /// The agent name of each --target, in the same order (repeatable).
@@ -68,6 +68,8 @@ pub struct CheckServer {
     /// preference); the 101 may then select one of them.
     #[arg(long = "subprotocol", value_name = "NAME")]
     pub subprotocols: Vec<String>,
+    #[command(flatten)]
+    pub tls: super::tls::ClientTls,
 }
 
 /// Headers wschaos writes itself on every upgrade request.
@@ -205,6 +207,7 @@ impl RunCommand for CheckServer {
         } = self.run;
         let spec = self.drop_in.check()?;
         let servers = servers(&self.targets, &self.agents, spec.as_ref())?;
+        let tls = self.tls.connector(servers.iter().map(|s| &s.url))?;
         let timeout = millis("--timeout-ms", timeout_ms)?;
         let jobs = bounded("--jobs", self.jobs, MAX_JOBS)? as usize;
         let extras = request_extras(&self.headers, self.origin.as_deref(), &self.subprotocols)?;
@@ -229,7 +232,7 @@ impl RunCommand for CheckServer {
         let mut named: Vec<(WsUrl, String, bool)> = Vec::new();
         for s in &servers {
             let header = tokio::select! {
-                probed = probe(&s.url, timeout, &extras) => probed
+                probed = probe(&s.url, timeout, &extras, tls.as_ref()) => probed
                     .map_err(|e| anyhow::anyhow!("{}: {e}", s.url))?,
                 () = shutdown.clone().wait() => bail!("interrupted before the first case"),
             };
@@ -269,6 +272,7 @@ impl RunCommand for CheckServer {
                 repro_dir: self.drop_in.repro_dir(&output),
                 extras: extras.clone(),
                 progress,
+                tls: tls.clone(),
             };
             let started = now_rfc3339();
             let outcome = if stopped {

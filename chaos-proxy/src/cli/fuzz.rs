@@ -49,6 +49,8 @@ pub struct Fuzz {
     /// Time the server has to react to each input, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 1000)]
     pub timeout_ms: u64,
+    #[command(flatten)]
+    pub tls: super::tls::ClientTls,
 }
 
 /// Parses `90`, `90s`, `5m`, `1h` into a duration (at most a day).
@@ -78,6 +80,8 @@ pub fn parse_duration(value: &str) -> anyhow::Result<Duration> {
 impl RunCommand for Fuzz {
     async fn run(self) -> anyhow::Result<u8> {
         let target = WsUrl::parse(&self.target)?;
+        let tls = self.tls.connector([&target])?;
+        let tls_flags = self.tls.flags();
         let timeout = millis("--timeout-ms", self.timeout_ms)?;
         let jobs = bounded("--jobs", self.jobs, MAX_JOBS)? as usize;
         if let Some(0) = self.runs {
@@ -90,7 +94,7 @@ impl RunCommand for Fuzz {
         };
         ensure_writable_dir("--out", &self.out)?;
         let seed = seed_or_random(self.seed);
-        probe(&target, timeout, &Default::default())
+        probe(&target, timeout, &Default::default(), tls.as_ref())
             .await
             .map_err(anyhow::Error::msg)?;
         let cfg = FuzzConfig {
@@ -102,6 +106,7 @@ impl RunCommand for Fuzz {
                 repro_dir: None,
                 extras: Default::default(),
                 progress: false,
+                tls,
             },
             seed,
             runs: self.runs,
@@ -119,12 +124,13 @@ impl RunCommand for Fuzz {
         );
         for f in &outcome.findings {
             super::stdout(&format!(
-                "{} -> {} ({}): {}  [wschaos replay --target {} {}]\n",
+                "{} -> {} ({}): {}  [wschaos replay --target {}{} {}]\n",
                 f.rule,
                 f.reaction,
                 f.result.verdict.as_str(),
                 f.result.note.as_deref().unwrap_or(""),
                 target,
+                tls_flags,
                 f.file.display()
             ))?;
         }

@@ -17,6 +17,7 @@ pub mod proxy;
 pub mod replay;
 pub mod signal;
 pub mod spec;
+pub mod tls;
 
 use std::io::{IsTerminal as _, Write as _};
 use std::net::SocketAddr;

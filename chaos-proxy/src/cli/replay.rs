@@ -38,11 +38,14 @@ pub struct Replay {
     /// Files of saved client bytes (repro files, proxy recordings, fuzz crashes).
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub tls: super::tls::ClientTls,
 }
 
 impl RunCommand for Replay {
     async fn run(self) -> anyhow::Result<u8> {
         let target = WsUrl::parse(&self.target)?;
+        let tls = self.tls.connector([&target])?;
         let timeout = millis("--timeout-ms", self.timeout_ms)?;
         // Every file is checked before anything is sent (and read again when its
         // turn comes, so only one is in memory at a time).
@@ -58,7 +61,7 @@ impl RunCommand for Replay {
                 );
             }
         }
-        probe(&target, timeout, &Default::default())
+        probe(&target, timeout, &Default::default(), tls.as_ref())
             .await
             .map_err(anyhow::Error::msg)?;
         let cfg = ServerCheck {
@@ -69,6 +72,7 @@ impl RunCommand for Replay {
             repro_dir: None,
             extras: Default::default(),
             progress: false,
+            tls,
         };
         let mut failed = false;
         for file in &self.files {
