@@ -446,15 +446,10 @@ async fn control_api_switches_chaos_on_and_off_at_runtime() {
     let server = spawn_echo_server("127.0.0.1:0", ServerFlaw::None)
         .await
         .unwrap();
-    let mut proxy = Proxy::start(server.addr, &[], 3, 2000).await;
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let api_addr = listener.local_addr().unwrap();
-    let (_stop_api, stop_rx) = watch::channel(false);
-    tokio::spawn(wschaos::proxy::api::serve(
-        listener,
-        proxy.state.clone(),
-        stop_rx,
-    ));
+    let mut proxy =
+        Proxy::start_with(server.addr, &[], 3, 2000, |cfg| cfg.api = Some(listener)).await;
 
     assert_eq!(
         api(api_addr, "GET", "/faults", "").await,

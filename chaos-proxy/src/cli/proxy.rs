@@ -3,25 +3,43 @@
 //! itself (report writer, control API, signal, totals).
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 
 use super::signal::shutdown_signal;
 use super::{RunCommand, ensure_writable_dir, millis, parse_addr, seed_or_random};
+use crate::proxy::config::Config;
 
 /// Relay between a real client and server, injecting seeded faults and recording
 /// how the receiving endpoint reacts.
 #[derive(clap::Args)]
 #[command(after_long_help = long_help())]
 pub struct Proxy {
+    /// Several named proxies from a TOML file (see docs/proxies.example.toml);
+    /// not with --listen, --upstream, --fault, --seed or --record, which are
+    /// per-proxy keys there. --api, --report and the limits given here win over
+    /// the file's.
+    #[arg(long, value_name = "FILE.toml")]
+    pub config: Option<PathBuf>,
     /// HOST:PORT to accept clients on (port 0 picks a free one; it is printed).
-    #[arg(long, value_name = "HOST:PORT")]
+    /// Required unless --config.
+    #[arg(
+        long,
+        value_name = "HOST:PORT",
+        default_value = "",
+        hide_default_value = true
+    )]
     pub listen: String,
     /// HOST:PORT of the real server (ws://HOST:PORT/ is accepted and taken as
-    /// HOST:PORT; a path is not).
-    #[arg(long, value_name = "HOST:PORT")]
+    /// HOST:PORT; a path is not). Required unless --config.
+    #[arg(
+        long,
+        value_name = "HOST:PORT",
+        default_value = "",
+        hide_default_value = true
+    )]
     pub upstream: String,
     /// NAME[@c2s|s2c|both][:key=value,...] (repeatable; see below); none: transparent.
     #[arg(long = "fault", value_name = "SPEC")]
@@ -33,32 +51,39 @@ pub struct Proxy {
     /// Write one JSON line per injected fault to FILE (checked at start-up).
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
-    /// Time the receiver of a fault has to react, in milliseconds (1 to 86400000).
-    #[arg(long, value_name = "MS", default_value_t = 2000)]
-    pub reaction_timeout_ms: u64,
-    /// HOST:PORT for the control API (HTTP/JSON; keep it on loopback).
+    /// Time the receiver of a fault has to react, in milliseconds (1 to
+    /// 86400000; default 2000).
+    #[arg(long, value_name = "MS")]
+    pub reaction_timeout_ms: Option<u64>,
+    /// HOST:PORT for the control API (HTTP/JSON, and GET /metrics for
+    /// Prometheus; keep it on loopback).
     #[arg(long, value_name = "HOST:PORT")]
     pub api: Option<String>,
     /// Save the streams of every connection a fault hit in DIR (replay files and
     /// relay fuzz seeds); created at start-up.
     #[arg(long, value_name = "DIR")]
     pub record: Option<PathBuf>,
-    /// Connections relayed at once (1 to 1000000); more wait in the accept queue
-    /// and a warning is logged when the cap is reached.
-    #[arg(long, value_name = "N", default_value_t = crate::proxy::server::MAX_CONNECTIONS as u64)]
-    pub max_connections: u64,
+    /// Connections relayed at once, per proxy (1 to 1000000; default 4096);
+    /// more wait in the accept queue and a warning is logged when the cap is
+    /// reached.
+    #[arg(long, value_name = "N")]
+    pub max_connections: Option<u64>,
     /// Close a connection whose opening handshake is not through after MS
-    /// milliseconds, so idle sockets cannot hold the connection slots.
-    #[arg(long, value_name = "MS", default_value_t = 10_000)]
-    pub handshake_timeout_ms: u64,
+    /// milliseconds, so idle sockets cannot hold the connection slots (default
+    /// 10000).
+    #[arg(long, value_name = "MS")]
+    pub handshake_timeout_ms: Option<u64>,
     /// Close a connection after MS milliseconds without traffic either way
     /// (default: never; WebSocket connections may be quiet for long).
     #[arg(long, value_name = "MS")]
     pub idle_timeout_ms: Option<u64>,
     /// On SIGINT or SIGTERM, how long open connections get to deliver what is in
-    /// flight before the verdicts are settled and the report flushed.
-    #[arg(long, value_name = "MS", default_value_t = 2000)]
-    pub grace_ms: u64,
+    /// flight before the verdicts are settled and the report flushed (default
+    /// 2000).
+    #[arg(long, value_name = "MS")]
+    pub grace_ms: Option<u64>,
+    #[command(flatten)]
+    pub tls: super::tls::ProxyTlsArgs,
 }
 
 /// The fault list (from the fault registry), then shutdown, exit status and an example.
@@ -90,6 +115,7 @@ pub struct ProxyOpts {
     pub api: Option<SocketAddr>,
     pub record: Option<PathBuf>,
     pub limits: Limits,
+    pub tls: crate::tls::ProxyTls,
 }
 
 /// The proxy's bounds on connections and time, checked.
@@ -103,6 +129,12 @@ pub struct Limits {
 impl RunCommand for Proxy {
     async fn run(self) -> anyhow::Result<u8> {
         use crate::proxy::fault::FaultSpec;
+        if let Some(path) = self.config.clone() {
+            return self.run_config(&path).await;
+        }
+        if self.listen.is_empty() || self.upstream.is_empty() {
+            bail!("--listen and --upstream are required (or --config FILE.toml)");
+        }
         let specs = self
             .faults
             .iter()
@@ -110,7 +142,17 @@ impl RunCommand for Proxy {
             .map(FaultSpec::parse)
             .collect::<Result<Vec<_>, _>>()?;
         let listen = parse_addr("--listen", &self.listen)?;
-        let (upstream, note) = parse_upstream(&self.upstream)?;
+        // wss://HOST:PORT is HOST:PORT with --upstream-tls.
+        let mut tls_args = self.tls.clone();
+        let upstream_text = match self.upstream.get(..6) {
+            Some(p) if p.eq_ignore_ascii_case("wss://") => {
+                tls_args.upstream_tls = true;
+                format!("ws://{}", &self.upstream[6..])
+            }
+            _ => self.upstream.clone(),
+        };
+        let (upstream, note) = parse_upstream(&upstream_text)?;
+        let tls = tls_args.build()?;
         if let Some(note) = note {
             eprintln!("note: {note}");
         }
@@ -119,23 +161,13 @@ impl RunCommand for Proxy {
             .as_deref()
             .map(|a| parse_addr("--api", a))
             .transpose()?;
-        let reaction_timeout = millis("--reaction-timeout-ms", self.reaction_timeout_ms)?;
+        let (reaction_timeout, limits) = self.limits(&Config::default())?;
         if let Some(path) = &self.report {
             super::check_writable_file(path)?;
         }
         if let Some(dir) = &self.record {
             ensure_writable_dir("--record", dir)?;
         }
-        let limits = Limits {
-            max_connections: super::bounded("--max-connections", self.max_connections, 1_000_000)?
-                as usize,
-            handshake_timeout: millis("--handshake-timeout-ms", self.handshake_timeout_ms)?,
-            idle_timeout: self
-                .idle_timeout_ms
-                .map(|ms| millis("--idle-timeout-ms", ms))
-                .transpose()?,
-            grace: millis("--grace-ms", self.grace_ms)?,
-        };
         run_proxy(ProxyOpts {
             listen,
             upstream,
@@ -146,9 +178,147 @@ impl RunCommand for Proxy {
             api,
             record: self.record,
             limits,
+            tls,
         })
         .await
     }
+}
+
+impl Proxy {
+    /// The reaction timeout and the limits: each from the command line, else
+    /// from the config file, else its default.
+    fn limits(&self, file: &Config) -> anyhow::Result<(Duration, Limits)> {
+        let reaction = self.reaction_timeout_ms.or(file.reaction_timeout_ms);
+        let max = self.max_connections.or(file.max_connections);
+        let handshake = self.handshake_timeout_ms.or(file.handshake_timeout_ms);
+        let idle = self.idle_timeout_ms.or(file.idle_timeout_ms);
+        let grace = self.grace_ms.or(file.grace_ms);
+        let limits = Limits {
+            max_connections: super::bounded(
+                "--max-connections",
+                max.unwrap_or(crate::proxy::server::MAX_CONNECTIONS as u64),
+                1_000_000,
+            )? as usize,
+            handshake_timeout: millis("--handshake-timeout-ms", handshake.unwrap_or(10_000))?,
+            idle_timeout: idle.map(|ms| millis("--idle-timeout-ms", ms)).transpose()?,
+            grace: millis("--grace-ms", grace.unwrap_or(2000))?,
+        };
+        Ok((
+            millis("--reaction-timeout-ms", reaction.unwrap_or(2000))?,
+            limits,
+        ))
+    }
+
+    /// `--config FILE`: the named proxies of the file, with the global flags
+    /// given here over the file's global keys.
+    async fn run_config(self, path: &Path) -> anyhow::Result<u8> {
+        use crate::proxy::server::{Settings, run_many};
+        let per_proxy: Vec<&str> = [
+            ("--listen", !self.listen.is_empty()),
+            ("--upstream", !self.upstream.is_empty()),
+            ("--fault", !self.faults.is_empty()),
+            ("--seed", self.seed.is_some()),
+            ("--record", self.record.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(flag, given)| given.then_some(flag))
+        .collect();
+        if !per_proxy.is_empty() {
+            bail!(
+                "--config cannot be combined with {}: set them per proxy in {}",
+                per_proxy.join(", "),
+                path.display()
+            );
+        }
+        let t = &self.tls;
+        if t.tls_cert.is_some()
+            || t.tls_key.is_some()
+            || t.upstream_tls
+            || t.upstream_ca.is_some()
+            || t.upstream_insecure
+            || t.upstream_sni.is_some()
+        {
+            bail!("--config cannot be combined with the TLS flags yet");
+        }
+        let file = crate::proxy::config::load(path)?;
+        let (reaction_timeout, limits) = self.limits(&file)?;
+        let api = match &self.api {
+            Some(a) => Some(parse_addr("--api", a)?),
+            None => file.api,
+        };
+        let report = self.report.clone().or(file.report.clone());
+        if let Some(path) = &report {
+            super::check_writable_file(path)?;
+        }
+        for p in &file.proxies {
+            if let Some(r) = &p.report {
+                super::check_writable_file(r).with_context(|| format!("proxy {:?}", p.name))?;
+            }
+            if let Some(dir) = &p.record {
+                ensure_writable_dir(&format!("proxy {:?}: record", p.name), dir)?;
+            }
+        }
+        let settings = Settings {
+            reaction_timeout,
+            connect_timeout: Duration::from_secs(5),
+            grace: limits.grace,
+            max_connections: limits.max_connections,
+            handshake_timeout: limits.handshake_timeout,
+            idle_timeout: limits.idle_timeout,
+        };
+        // Installed before the banner: whoever reads it may signal at once.
+        let signalled = shutdown_signal();
+        let api = match api {
+            Some(addr) => Some(
+                tokio::net::TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("cannot listen on {addr} for the api"))?,
+            ),
+            None => None,
+        };
+        let api_addr = api.as_ref().map(|a| a.local_addr()).transpose()?;
+        let shutdown = async move {
+            signalled.await;
+            eprintln!("settling open connections and flushing the report");
+        };
+        let totals = run_many(
+            file.proxies,
+            settings,
+            report.as_deref(),
+            api,
+            shutdown,
+            |hub| {
+                for p in hub.all() {
+                    eprintln!("{}", p.describe());
+                }
+                if let Some(addr) = api_addr {
+                    eprintln!("{}", api_banner(addr));
+                }
+            },
+        )
+        .await?;
+        print_totals(&totals);
+        Ok(u8::from(totals.fail > 0))
+    }
+}
+
+/// The control API's start-up line.
+fn api_banner(addr: SocketAddr) -> String {
+    format!(
+        "control api on http://{addr}/ (GET /metrics, /proxies, /proxies/NAME/faults, /faults, /verdicts; POST /reset)"
+    )
+}
+
+fn print_totals(totals: &crate::proxy::state::Totals) {
+    eprintln!(
+        "{} connections, {} faults injected: {} pass, {} non-strict, {} fail, {} info",
+        totals.connections,
+        totals.injections,
+        totals.pass,
+        totals.non_strict,
+        totals.fail,
+        totals.info
+    );
 }
 
 /// `--upstream` as `HOST:PORT`. `ws://HOST:PORT` (with an optional `/`) is taken
@@ -164,7 +334,7 @@ pub fn parse_upstream(value: &str) -> anyhow::Result<(String, Option<String>)> {
         (&value["ws://".len()..], true)
     } else if lower.starts_with("wss://") {
         return Err(bad(
-            "wss:// (TLS) is not supported; give the plain HOST:PORT",
+            "give HOST:PORT with --upstream-tls (or wss://HOST:PORT)",
         ));
     } else if lower.contains("://") {
         return Err(bad("expected HOST:PORT"));
@@ -238,6 +408,7 @@ pub async fn run_proxy(opts: ProxyOpts) -> anyhow::Result<u8> {
         api,
         record,
         limits,
+        tls,
     } = opts;
 
     // Installed before the banner: whoever reads it may signal at once.
@@ -264,12 +435,10 @@ pub async fn run_proxy(opts: ProxyOpts) -> anyhow::Result<u8> {
     cfg.idle_timeout = limits.idle_timeout;
     cfg.grace = limits.grace;
     cfg.report = report;
+    cfg.tls = tls;
     eprintln!("{}", cfg.describe(local));
     if let Some(api) = &api {
-        eprintln!(
-            "control api on http://{}/ (GET /faults, POST /faults, DELETE /faults/<id>, GET /verdicts, POST /reset)",
-            api.local_addr()?
-        );
+        eprintln!("{}", api_banner(api.local_addr()?));
     }
     cfg.api = api;
     let shutdown = async move {
@@ -279,15 +448,7 @@ pub async fn run_proxy(opts: ProxyOpts) -> anyhow::Result<u8> {
     let totals = run(listener, cfg, shutdown)
         .await
         .context("writing the report")?;
-    eprintln!(
-        "{} connections, {} faults injected: {} pass, {} non-strict, {} fail, {} info",
-        totals.connections,
-        totals.injections,
-        totals.pass,
-        totals.non_strict,
-        totals.fail,
-        totals.info
-    );
+    print_totals(&totals);
     Ok(u8::from(totals.fail > 0))
 }
 

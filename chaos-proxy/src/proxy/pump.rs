@@ -137,6 +137,8 @@ where
     // One timer, moved to the front chunk's release time when that changes.
     let mut due = std::pin::pin!(tokio::time::sleep_until(Instant::now()));
     let mut armed: Option<Instant> = None;
+    // Frame headers the relay has counted in this direction, as metered so far.
+    let mut frames_metered = 0u64;
     loop {
         if !reading && queue.is_empty() {
             break;
@@ -174,20 +176,27 @@ where
             continue;
         };
         out.clear();
+        if let Some(n @ 1..) = n {
+            state.metrics().read(dir, n);
+        }
         if let (Some(a), Some(1..)) = (&activity, n) {
             a.store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
         }
         // One snapshot per chunk, for the relay and for delivery.
         let faults = state.faults();
-        let (wake_timer, fault_at) = {
+        let (wake_timer, fault_at, frames) = {
             let mut r = relay.lock().unwrap_or_else(|e| e.into_inner());
             match n {
                 None => r.flush_held(dir, &mut out),
                 Some(0) => r.eof(dir, &mut out),
                 Some(n) => r.feed(dir, &buf[..n], started.elapsed(), &faults, &mut out),
             }
-            (r.has_injections(), r.take_fault_offset(dir))
+            (r.has_injections(), r.take_fault_offset(dir), r.frame_count(dir))
         };
+        if frames > frames_metered {
+            state.metrics().frames(dir, frames - frames_metered);
+            frames_metered = frames;
+        }
         if wake_timer {
             injected.notify_one();
         }

@@ -715,6 +715,19 @@ impl Relay {
         !matches!(self.c2s.phase, Phase::Head(_)) && !matches!(self.s2c.phase, Phase::Head(_))
     }
 
+    /// Frame headers relayed in `dir` so far (the proxy's frame metric).
+    pub fn frame_count(&self, dir: Dir) -> u64 {
+        match dir {
+            Dir::C2s => self.c2s.frames,
+            Dir::S2c => self.s2c.frames,
+        }
+    }
+
+    /// Whether the server answered the upgrade with something other than 101.
+    pub fn refused(&self) -> bool {
+        self.refused
+    }
+
     /// Whether any fault has been injected on this connection so far.
     pub fn any_injected(&self) -> bool {
         self.injected_any

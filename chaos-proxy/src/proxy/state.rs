@@ -1,5 +1,6 @@
-//! State shared by every proxied connection and the control API: the active
-//! faults (each with an id, changeable at runtime) and the verdict totals.
+//! State shared by every connection of one proxy and the control API: the active
+//! faults (each with an id, changeable at runtime), the verdict totals and the
+//! proxy's metrics.
 //! Connections take a snapshot of the faults per chunk, so a change applies from
 //! the next frame on without restarting anything.
 
@@ -9,6 +10,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use serde::Serialize;
 
 use crate::proxy::fault::{FaultSpec, SpecError};
+use crate::proxy::metrics::{ConnGuard, ProxyMetrics};
 use crate::proxy::relay::ActiveFault;
 use crate::report::Verdict;
 
@@ -42,11 +44,24 @@ pub struct ProxyState {
     faults: RwLock<Faults>,
     totals: Mutex<Totals>,
     next_id: AtomicU64,
+    metrics: ProxyMetrics,
 }
 
 impl ProxyState {
+    /// A proxy's state with metrics registered nowhere.
     pub fn new(specs: Vec<FaultSpec>) -> Result<ProxyState, SpecError> {
-        let state = ProxyState::default();
+        ProxyState::with_metrics(specs, ProxyMetrics::default())
+    }
+
+    /// A proxy's state counting into `metrics` (see [`crate::proxy::metrics`]).
+    pub fn with_metrics(
+        specs: Vec<FaultSpec>,
+        metrics: ProxyMetrics,
+    ) -> Result<ProxyState, SpecError> {
+        let state = ProxyState {
+            metrics,
+            ..ProxyState::default()
+        };
         for spec in specs {
             state.add_spec(spec)?;
         }
@@ -88,6 +103,27 @@ impl ProxyState {
         Ok(FaultEntry { id, spec: text })
     }
 
+    /// Changes fault `id`: `patch` is a whole new spec, or keys merged into its
+    /// spec (a `None` value removes the key); the result is parsed again. `None`
+    /// when there is no fault with that id; an error (and no change) when the
+    /// new spec does not parse.
+    pub fn update(&self, id: u64, patch: &FaultPatch) -> Option<Result<FaultEntry, SpecError>> {
+        let mut f = self.faults.write().unwrap_or_else(|e| e.into_inner());
+        let at = f.entries.iter().position(|(i, _)| *i == id)?;
+        let text = match patch {
+            FaultPatch::Spec(text) => text.clone(),
+            FaultPatch::Keys(keys) => merge_keys(&f.entries[at].1.text, keys),
+        };
+        let spec =
+            match FaultSpec::parse(&text).and_then(|s| ActiveFault::new(s.clone()).map(|_| s)) {
+                Ok(s) => s,
+                Err(e) => return Some(Err(e)),
+            };
+        f.entries[at].1 = spec;
+        f.compiled = Arc::new(compile(&f.entries));
+        Some(Ok(FaultEntry { id, spec: text }))
+    }
+
     /// Removes a fault; false when there is none with that id.
     pub fn remove(&self, id: u64) -> bool {
         let mut f = self.faults.write().unwrap_or_else(|e| e.into_inner());
@@ -113,14 +149,24 @@ impl ProxyState {
         *self.totals.lock().unwrap_or_else(|e| e.into_inner()) = Totals::default();
     }
 
-    pub fn count_connection(&self) {
+    /// This proxy's metrics.
+    pub fn metrics(&self) -> &ProxyMetrics {
+        &self.metrics
+    }
+
+    /// Counts a connection; it is counted as open until the guard is dropped.
+    #[must_use = "the connection is open while the guard lives"]
+    pub fn count_connection(&self) -> ConnGuard {
         self.totals
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .connections += 1;
+        self.metrics.connection()
     }
 
-    pub fn count_verdict(&self, verdict: Option<Verdict>) {
+    /// Counts a settled injection of `fault` (its spec) in the totals and metrics.
+    pub fn count_verdict(&self, fault: &str, verdict: Option<Verdict>) {
+        self.metrics.injection(fault, verdict);
         let mut t = self.totals.lock().unwrap_or_else(|e| e.into_inner());
         t.injections += 1;
         match verdict {
@@ -132,10 +178,85 @@ impl ProxyState {
     }
 }
 
+/// A change to a fault (`PATCH /proxies/NAME/faults/ID`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FaultPatch {
+    /// A whole new spec.
+    Spec(String),
+    /// Keys to set (`Some`) or remove (`None`) in the current spec.
+    Keys(Vec<(String, Option<String>)>),
+}
+
+/// `spec` (`NAME[@DIR][:k=v,...]`) with `keys` set or removed; the keys it
+/// had keep their order, new ones are appended.
+fn merge_keys(spec: &str, keys: &[(String, Option<String>)]) -> String {
+    let (head, rest) = spec.split_once(':').unwrap_or((spec, ""));
+    let mut pairs: Vec<(String, String)> = rest
+        .split(',')
+        .filter(|kv| !kv.is_empty())
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            (k.to_owned(), v.to_owned())
+        })
+        .collect();
+    for (k, v) in keys {
+        let at = pairs.iter().position(|(pk, _)| pk == k);
+        match (at, v) {
+            (Some(i), Some(v)) => pairs[i].1 = v.clone(),
+            (Some(i), None) => {
+                pairs.remove(i);
+            }
+            (None, Some(v)) => pairs.push((k.clone(), v.clone())),
+            (None, None) => {}
+        }
+    }
+    if pairs.is_empty() {
+        return head.to_owned();
+    }
+    let kv: Vec<String> = pairs.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    format!("{head}:{}", kv.join(","))
+}
+
 fn compile(entries: &[(u64, FaultSpec)]) -> Vec<ActiveFault> {
     // Every spec was built once when added, so this cannot fail.
     entries
         .iter()
         .filter_map(|(_, s)| ActiveFault::new(s.clone()).ok())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(kv: &[(&str, Option<&str>)]) -> FaultPatch {
+        FaultPatch::Keys(
+            kv.iter()
+                .map(|(k, v)| ((*k).to_owned(), v.map(str::to_owned)))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn a_patch_merges_keys_and_parses_again() {
+        let state =
+            ProxyState::new(vec![FaultSpec::parse("set-rsv@c2s:bit=2,p=0.1").unwrap()]).unwrap();
+        let e = state.update(1, &keys(&[("p", Some("0.5")), ("nth", Some("3"))]));
+        assert_eq!(e.unwrap().unwrap().spec, "set-rsv@c2s:bit=2,p=0.5,nth=3");
+        let e = state.update(1, &keys(&[("p", None), ("nth", None), ("bit", None)]));
+        assert_eq!(e.unwrap().unwrap().spec, "set-rsv@c2s");
+        assert_eq!(state.faults()[0].spec.text, "set-rsv@c2s");
+        // A bad value leaves the fault as it was.
+        assert!(
+            state
+                .update(1, &keys(&[("p", Some("2"))]))
+                .unwrap()
+                .is_err()
+        );
+        assert_eq!(state.list()[0].spec, "set-rsv@c2s");
+        let e = state.update(1, &FaultPatch::Spec("flip-mask@s2c".into()));
+        assert_eq!(e.unwrap().unwrap().spec, "flip-mask@s2c");
+        assert_eq!(state.list()[0].id, 1);
+        assert!(state.update(9, &FaultPatch::Spec("reset".into())).is_none());
+    }
 }

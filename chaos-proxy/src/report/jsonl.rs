@@ -13,6 +13,9 @@ use crate::verdict::Judgement;
 /// One JSON line of the `--report` file.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ReportLine {
+    /// The proxy's name, when the proxies are named (`--config`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proxy: Option<String>,
     pub conn: u64,
     pub seed: u64,
     pub fault: String,
@@ -36,6 +39,7 @@ impl ReportLine {
     /// The line for a frame or handshake fault.
     pub fn injection(conn: u64, seed: u64, i: Injection) -> ReportLine {
         ReportLine {
+            proxy: None,
             conn,
             seed,
             fault: i.fault,
@@ -62,6 +66,7 @@ impl ReportLine {
         at: std::time::Duration,
     ) -> ReportLine {
         ReportLine {
+            proxy: None,
             conn,
             seed,
             fault: fault.to_owned(),
