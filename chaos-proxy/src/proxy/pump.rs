@@ -4,8 +4,11 @@
 //! and released `latency` later, while reading goes on, so a delay adds latency
 //! without capping throughput (as toxiproxy's latency toxic does); order is kept
 //! and at most `MAX_QUEUED` bytes wait. Slices and the bandwidth limit shape each
-//! write. A shutdown stops reading and flushes what is held; a reset closes both
-//! sockets with RST and no FIN.
+//! write. A chunk may be dropped, or cut at a limit; a fault that ends the
+//! connection (a limit reached, a close timer) has both sockets closed with a
+//! FIN, and one that holds the end of a stream delays this side's FIN. A
+//! shutdown stops reading and flushes what is held; a reset closes both sockets
+//! with RST and no FIN.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,7 +22,7 @@ use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 use wschaos_codec::handshake::MAX_HANDSHAKE_BYTES;
 
-use crate::proxy::fault::{Dir, DirSel, Shape};
+use crate::proxy::fault::{Dir, DirSel, Shape, TransportFault};
 use crate::proxy::record::Recording;
 use crate::proxy::relay::{ActiveFault, Relay};
 use crate::proxy::state::ProxyState;
@@ -38,6 +41,9 @@ pub struct Applied {
     /// The fault's own words for what it did.
     pub what: String,
     pub after: Option<Duration>,
+    /// It lost data or ended the connection: reported where it acted, even
+    /// without frames, and nothing is owed.
+    pub lossy: bool,
 }
 
 /// What both directions of one connection share.
@@ -57,6 +63,9 @@ pub struct PumpCtx {
     /// Wakes the connection's timer: the relay holds an injection to settle.
     pub injected: Arc<Notify>,
     pub applied: Arc<Mutex<Vec<Applied>>>,
+    /// Notified when a fault ends the connection: the connection's task then
+    /// closes both sockets (FIN both ways).
+    pub ended: Arc<Notify>,
     /// Milliseconds since the connection opened at the last read, either way;
     /// kept only when an idle timeout needs it.
     pub activity: Option<Arc<AtomicU64>>,
@@ -116,6 +125,7 @@ where
         reset,
         injected,
         applied,
+        ended,
         activity,
     } = ctx;
     // Reads fill spare capacity (`read_buf`), so a connection's memory is touched
@@ -137,6 +147,16 @@ where
     // One timer, moved to the front chunk's release time when that changes.
     let mut due = std::pin::pin!(tokio::time::sleep_until(Instant::now()));
     let mut armed: Option<Instant> = None;
+    // A fault's close timer (`closes_after`), re-read with every chunk's snapshot.
+    let mut close_at = closing(dir, &state.faults(), started, seed, conn);
+    let mut close_due = std::pin::pin!(tokio::time::sleep_until(
+        close_at.as_ref().map_or_else(Instant::now, |(at, _)| *at)
+    ));
+    // Bytes delivered while a limit applied, and the fault that ends the
+    // connection once this direction is done.
+    let mut limited = 0u64;
+    let mut ending: Option<Applied> = None;
+    let mut eof = false;
     // Frame headers the relay has counted in this direction, as metered so far.
     let mut frames_metered = 0u64;
     loop {
@@ -158,6 +178,14 @@ where
                 return;
             }
             _ = &mut stop, if reading => Some(None),
+            _ = &mut close_due, if close_at.is_some() => {
+                // Closing: what is held is not delivered either.
+                ending = close_at.take().map(|(_, a)| a);
+                reading = false;
+                queue.clear();
+                queued = 0;
+                continue;
+            }
             _ = &mut due, if release.is_some() => None,
             r = { buf.clear(); from.read_buf(&mut buf) }, if reading && queued < MAX_QUEUED => {
                 Some(Some(r.unwrap_or(0)))
@@ -191,7 +219,11 @@ where
                 Some(0) => r.eof(dir, &mut out),
                 Some(n) => r.feed(dir, &buf[..n], started.elapsed(), &faults, &mut out),
             }
-            (r.has_injections(), r.take_fault_offset(dir), r.frame_count(dir))
+            (
+                r.has_injections(),
+                r.take_fault_offset(dir),
+                r.frame_count(dir),
+            )
         };
         if frames > frames_metered {
             state.metrics().frames(dir, frames - frames_metered);
@@ -200,21 +232,49 @@ where
         if wake_timer {
             injected.notify_one();
         }
+        if matches!(n, None | Some(0)) {
+            reading = false;
+            eof = n == Some(0);
+        }
+        let next_close = closing(dir, &faults, started, seed, conn);
+        if next_close.as_ref().map(|c| c.0) != close_at.as_ref().map(|c| c.0) {
+            if let Some((at, _)) = &next_close {
+                close_due.as_mut().reset(*at);
+            }
+            close_at = next_close;
+        }
+        let mut shape = Shape::NONE;
+        if !out.is_empty() {
+            let (s, limiter) = self::shape(dir, &faults, &mut rng, started, seed, conn, &applied);
+            // Ending: what is left goes out at once, but not past a drop or a limit.
+            shape = if reading {
+                s
+            } else {
+                Shape {
+                    drop: s.drop,
+                    limit: s.limit,
+                    ..Shape::NONE
+                }
+            };
+            if shape.drop {
+                out.clear();
+            } else if shape.limit != u64::MAX {
+                let room = shape.limit.saturating_sub(limited);
+                if out.len() as u64 >= room {
+                    // Exactly the limit is delivered; then the connection ends.
+                    out.truncate(room as usize);
+                    reading = false;
+                    ending = limiter.map(|(f, t)| applied_entry(f, t));
+                }
+                limited = limited.saturating_add(out.len() as u64);
+            }
+        }
         if let (Some(rec), Some(n)) = (&recording, n) {
             rec.lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .push(dir, &buf[..n], &out, fault_at);
         }
-        if matches!(n, None | Some(0)) {
-            reading = false;
-        }
         if !out.is_empty() {
-            let shape = if reading {
-                shape(dir, &faults, &mut rng, started, &applied)
-            } else {
-                // Ending: what is left goes out as it is.
-                Shape::NONE
-            };
             if shape.delay.is_zero() && queue.is_empty() {
                 match write(&mut to, &out, shape, resettable, reset.as_mut()).await {
                     Ok(()) => {}
@@ -236,6 +296,20 @@ where
         // A large handshake buffer is not kept once it has been forwarded.
         if out.capacity() > 4 * (CHUNK + MAX_HANDSHAKE_BYTES) {
             out = Vec::with_capacity(CHUNK + MAX_HANDSHAKE_BYTES);
+        }
+    }
+    if let Some(a) = ending {
+        note(&applied, &a.spec, a.dir, || a.clone());
+        // The connection's task closes both sockets; this side's FIN goes first.
+        ended.notify_one();
+        let _ = to.shutdown().await;
+        return;
+    }
+    if eof && let Some((hold, f, t)) = fin_delay(dir, &state.faults(), started, seed, conn) {
+        note(&applied, &f.spec.text, f.spec.dir, || applied_entry(f, t));
+        tokio::select! {
+            _ = tokio::time::sleep(hold) => {}
+            _ = &mut reset, if resettable => return to.forget(),
         }
     }
     let _ = to.shutdown().await;
@@ -283,40 +357,124 @@ async fn write<W: AsyncWrite + Unpin>(
 }
 
 /// The transport faults active in `dir` for this chunk, combined: each shapes
-/// it in its own file (delays add up, the smallest slice and the lowest rate
-/// win). Each one that acts is noted in `applied`, so that it gets a verdict
-/// when the connection ends.
-fn shape(
+/// it in its own file (delays add up, the smallest slice, rate and limit win, a
+/// drop wins over all). Each one that changes the chunk is noted in `applied`,
+/// so that it gets a verdict when the connection ends; the fault that set the
+/// limit is returned instead, to be noted if the limit is reached.
+fn shape<'a>(
     dir: Dir,
-    faults: &[ActiveFault],
+    faults: &'a [ActiveFault],
     rng: &mut ChaCha8Rng,
     started: Instant,
+    seed: u64,
+    conn: u64,
     applied: &Mutex<Vec<Applied>>,
-) -> Shape {
+) -> (Shape, Option<(&'a ActiveFault, &'a dyn TransportFault)>) {
     let mut s = Shape::NONE;
+    let mut limiter = None;
     for f in faults.iter().filter(|f| f.spec.dir.matches(dir)) {
         let Some(t) = f.fault.transport().filter(|t| !t.resets()) else {
             continue;
         };
-        if f.spec.trigger.after.is_some_and(|a| started.elapsed() < a) {
+        if !begun(f, started) {
             continue;
         }
-        if f.spec.trigger.p.is_some_and(|p| rng.random::<f64>() >= p) {
+        let hit = match f.spec.trigger.p {
+            None => true,
+            Some(_) if t.lossy() => hits_connection(f, seed, conn),
+            Some(p) => rng.random::<f64>() < p,
+        };
+        if !hit {
             continue;
         }
+        let before = s;
         t.shape(&mut s, rng);
-        let mut list = applied.lock().unwrap_or_else(|e| e.into_inner());
-        if !list
-            .iter()
-            .any(|a| a.spec == f.spec.text && a.dir == f.spec.dir)
-        {
-            list.push(Applied {
-                spec: f.spec.text.clone(),
-                dir: f.spec.dir,
-                what: t.what(),
-                after: f.spec.trigger.after,
-            });
+        if s.limit < before.limit {
+            limiter = Some((f, t));
+        }
+        let changed = Shape {
+            limit: before.limit,
+            ..s
+        } != before;
+        if changed {
+            note(applied, &f.spec.text, f.spec.dir, || applied_entry(f, t));
         }
     }
-    s
+    (s, limiter)
+}
+
+/// Whether `f`'s `after` has passed.
+fn begun(f: &ActiveFault, started: Instant) -> bool {
+    f.spec.trigger.after.is_none_or(|a| started.elapsed() >= a)
+}
+
+/// Whether `f`'s `p` picks this connection: one seeded draw per fault and
+/// connection, the same in both directions and every time it is asked. For the
+/// faults that act on whole connections (lossy ones, a close timer, a held FIN).
+fn hits_connection(f: &ActiveFault, seed: u64, conn: u64) -> bool {
+    f.spec.trigger.p.is_none_or(|p| {
+        let stream = derive_seed(derive_seed(seed, conn, "transport p"), 0, &f.spec.text);
+        ChaCha8Rng::seed_from_u64(stream).random::<f64>() < p
+    })
+}
+
+/// The earliest close a fault in `dir` schedules for this connection: its
+/// `after` plus its `closes_after`, and the fault, noted if it fires. A time
+/// past what the clock can hold is never.
+fn closing(
+    dir: Dir,
+    faults: &[ActiveFault],
+    started: Instant,
+    seed: u64,
+    conn: u64,
+) -> Option<(Instant, Applied)> {
+    faults
+        .iter()
+        .filter(|f| f.spec.dir.matches(dir))
+        .filter_map(|f| {
+            let t = f.fault.transport()?;
+            let wait = t.closes_after()?;
+            let at =
+                started.checked_add(f.spec.trigger.after.unwrap_or_default().checked_add(wait)?)?;
+            Some((f, t, at))
+        })
+        .filter(|(f, _, _)| hits_connection(f, seed, conn))
+        .min_by_key(|(_, _, at)| *at)
+        .map(|(f, t, at)| (at, applied_entry(f, t)))
+}
+
+/// How long the end of the stream in `dir` is held, by the fault that holds
+/// it longest among those that have begun and pick this connection.
+fn fin_delay(
+    dir: Dir,
+    faults: &[ActiveFault],
+    started: Instant,
+    seed: u64,
+    conn: u64,
+) -> Option<(Duration, &ActiveFault, &dyn TransportFault)> {
+    faults
+        .iter()
+        .filter(|f| f.spec.dir.matches(dir) && begun(f, started))
+        .filter_map(|f| Some((f, f.fault.transport()?)))
+        .map(|(f, t)| (t.fin_delay(), f, t))
+        .filter(|(hold, f, _)| !hold.is_zero() && hits_connection(f, seed, conn))
+        .max_by_key(|(hold, _, _)| *hold)
+}
+
+fn applied_entry(f: &ActiveFault, t: &dyn TransportFault) -> Applied {
+    Applied {
+        spec: f.spec.text.clone(),
+        dir: f.spec.dir,
+        what: t.what(),
+        after: f.spec.trigger.after,
+        lossy: t.lossy(),
+    }
+}
+
+/// Notes a fault that acted, once per connection (`entry` is built only then).
+fn note(applied: &Mutex<Vec<Applied>>, spec: &str, dir: DirSel, entry: impl FnOnce() -> Applied) {
+    let mut list = applied.lock().unwrap_or_else(|e| e.into_inner());
+    if !list.iter().any(|a| a.spec == spec && a.dir == dir) {
+        list.push(entry());
+    }
 }

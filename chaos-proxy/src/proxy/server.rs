@@ -760,6 +760,7 @@ impl Handler {
         let (reset_tx, reset_rx) = watch::channel(false);
         let injected = Arc::new(Notify::new());
         let applied = Arc::new(Mutex::new(Vec::new()));
+        let ended = Arc::new(Notify::new());
         let activity = cfg.idle_timeout.map(|_| Arc::new(AtomicU64::new(0)));
         let ctx = PumpCtx {
             relay: relay.clone(),
@@ -772,6 +773,7 @@ impl Handler {
             reset: reset_at.map(|_| reset_rx),
             injected: injected.clone(),
             applied: applied.clone(),
+            ended: ended.clone(),
             activity: activity.clone(),
         };
         // One task per direction, so each has its own backpressure and the two can
@@ -799,6 +801,10 @@ impl Handler {
             _ = async { while pumps.join_next().await.is_some() {} } => false,
             _ = self.settle_as_they_come(&relay, &injected, started) => false,
             _ = sleep_or_never(reset_at) => true,
+            _ = ended.notified() => {
+                info!("a fault ended the connection: closing both sides (FIN)");
+                false
+            }
             _ = stopped_then(self.stop.clone(), cfg.grace) => false,
             _ = handshake_overdue(&relay, cfg.handshake_timeout) => {
                 info!("opening handshake not done within {:?}: closing", cfg.handshake_timeout);
@@ -942,7 +948,8 @@ impl Drop for Counted<'_> {
 }
 
 /// The lines for the transport faults of a connection that has ended: one per
-/// fault that acted on it while it carried frames, and one for the reset that
+/// fault that acted on it while it carried frames (a lossy one wherever it
+/// dropped data or ended the connection), and one for the reset that
 /// fired (`reset_fired`: what it did, in its own words).
 fn transport_lines(
     relay: &Relay,
@@ -960,10 +967,15 @@ fn transport_lines(
             DirSel::One(Dir::S2c) => (false, true),
             DirSel::Both => (true, true),
         };
-        if !relay.carried_frames_since(c2s, s2c, a.after.unwrap_or(Duration::ZERO)) {
+        if !a.lossy && !relay.carried_frames_since(c2s, s2c, a.after.unwrap_or(Duration::ZERO)) {
             continue;
         }
-        let j = verdict::transport(relay.unexplained_error_close());
+        // A fault that lost data or ended the connection is owed nothing, as a reset.
+        let j = if a.lossy {
+            verdict::reset()
+        } else {
+            verdict::transport(relay.unexplained_error_close())
+        };
         lines.push(ReportLine::transport(
             conn,
             seed,

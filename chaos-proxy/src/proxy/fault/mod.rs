@@ -24,6 +24,7 @@ mod inject_extension;
 mod invalid_utf8;
 mod latency;
 mod length_msb;
+mod limit_data;
 mod non_minimal_length;
 mod orphan_continuation;
 mod oversize_control;
@@ -31,7 +32,9 @@ mod reserved_opcode;
 mod reset;
 mod set_rsv;
 mod slice;
+mod slow_close;
 mod strip_extensions;
+mod timeout;
 
 /// One row of the registry.
 pub struct Entry {
@@ -138,6 +141,21 @@ pub const REGISTRY: &[Entry] = &[
         help: reset::HELP,
         build: |s| Ok(Box::new(reset::Reset::from_spec(s)?)),
     },
+    Entry {
+        name: "timeout",
+        help: timeout::HELP,
+        build: |s| Ok(Box::new(timeout::Timeout::from_spec(s)?)),
+    },
+    Entry {
+        name: "slow-close",
+        help: slow_close::HELP,
+        build: |s| Ok(Box::new(slow_close::SlowClose::from_spec(s)?)),
+    },
+    Entry {
+        name: "limit-data",
+        help: limit_data::HELP,
+        build: |s| Ok(Box::new(limit_data::LimitData::from_spec(s)?)),
+    },
 ];
 
 /// Every fault name the registry knows, in the order `--help` lists them.
@@ -241,7 +259,8 @@ pub struct HeadEdit {
 }
 
 /// How one chunk is written, as the transport faults acting on it leave it:
-/// delays add up, the smallest slice and the lowest rate win.
+/// delays add up, the smallest slice, rate and limit win, and a drop wins over
+/// everything.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Shape {
     /// Held this long before it is written.
@@ -250,6 +269,12 @@ pub struct Shape {
     pub slice: usize,
     /// Followed by a pause that keeps the direction at this many kbit/s.
     pub kbps: u64,
+    /// Read and not delivered at all.
+    pub drop: bool,
+    /// The direction delivers at most this many bytes in all while chunks carry
+    /// a limit (what passes the limit is not delivered), then the connection
+    /// is closed, FIN both ways. `u64::MAX`: no limit.
+    pub limit: u64,
 }
 
 impl Shape {
@@ -258,6 +283,8 @@ impl Shape {
         delay: Duration::ZERO,
         slice: usize::MAX,
         kbps: u64::MAX,
+        drop: false,
+        limit: u64::MAX,
     };
 }
 
@@ -270,6 +297,26 @@ pub trait TransportFault {
     /// Whether this fault resets the whole connection (RST both ways) once its
     /// `after` has passed, instead of shaping chunks.
     fn resets(&self) -> bool {
+        false
+    }
+
+    /// Closes both connections (FIN both ways) this long after its `after` has
+    /// passed, on each connection it hits; `None`: never.
+    fn closes_after(&self) -> Option<Duration> {
+        None
+    }
+
+    /// When the sender in its direction ends (EOF), the end is passed on to the
+    /// receiver (the FIN) this much later; what was read is delivered as usual.
+    fn fin_delay(&self) -> Duration {
+        Duration::ZERO
+    }
+
+    /// Whether it loses data or ends the connection (drops chunks, sets a limit,
+    /// closes). Such a fault acts on a whole connection or not at all (its `p`
+    /// is drawn once per connection, not per chunk), it is reported where it
+    /// acted even without frames, and nothing is owed (its line is info).
+    fn lossy(&self) -> bool {
         false
     }
 
@@ -377,6 +424,9 @@ mod tests {
             "slice:max=1",
             "bandwidth@s2c:kbps=64",
             "reset:after=2s,p=0.5",
+            "timeout@c2s:ms=0,after=1s",
+            "slow-close@s2c:ms=500,p=0.5",
+            "limit-data:bytes=1024",
         ] {
             assert!(FaultSpec::parse(ok).is_ok(), "{ok}");
         }
@@ -401,6 +451,23 @@ mod tests {
             ("", "expected NAME"),
             ("flip-mask@c2s:p=0.1,p=0.2", "key p given twice"),
             ("set-rsv:bit=1,bit=2", "key bit given twice"),
+            ("timeout", "timeout needs ms=N with N in 0..=86400000"),
+            (
+                "timeout:ms=86400001",
+                "ms=86400001 is not a whole number in 0..=86400000",
+            ),
+            (
+                "slow-close:ms=0",
+                "ms=0 is not a whole number in 1..=86400000",
+            ),
+            (
+                "limit-data:bytes=0",
+                "bytes=0 is not a whole number in 1..=1099511627776",
+            ),
+            (
+                "limit-data:bytes=18446744073709551616",
+                "bytes=18446744073709551616 is not a whole number in 1..=",
+            ),
         ] {
             let e = FaultSpec::parse(spec).unwrap_err().to_string();
             assert!(e.contains(needle), "{spec}: {e}");

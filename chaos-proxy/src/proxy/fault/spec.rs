@@ -185,6 +185,46 @@ impl FaultSpec {
         }
     }
 
+    /// A whole-number key that must lie in `range`; `None` when it is not given.
+    /// Anything else (not a number, negative, past `u64`, out of range) is a
+    /// one-line error naming the key and the range.
+    pub(super) fn ranged(
+        &self,
+        key: &str,
+        range: std::ops::RangeInclusive<u64>,
+    ) -> Result<Option<u64>, SpecError> {
+        let Some(v) = self.params.get(key) else {
+            return Ok(None);
+        };
+        v.parse::<u64>()
+            .ok()
+            .filter(|n| range.contains(n))
+            .map(Some)
+            .ok_or_else(|| {
+                self.bad(format!(
+                    "{key}={v} is not a whole number in {}..={}",
+                    range.start(),
+                    range.end()
+                ))
+            })
+    }
+
+    /// A required [`Self::ranged`] key.
+    pub(super) fn required(
+        &self,
+        key: &str,
+        range: std::ops::RangeInclusive<u64>,
+    ) -> Result<u64, SpecError> {
+        self.ranged(key, range.clone())?.ok_or_else(|| {
+            self.bad(format!(
+                "{} needs {key}=N with N in {}..={}",
+                self.name,
+                range.start(),
+                range.end()
+            ))
+        })
+    }
+
     /// Only these fault-specific keys are allowed.
     pub(super) fn only(&self, keys: &[&str]) -> Result<(), SpecError> {
         match self.params.keys().find(|k| !keys.contains(&k.as_str())) {
