@@ -15,7 +15,12 @@ use crate::report::CaseResult;
 /// What a server owes for `bytes` sent by a client: the codec's verdict, with
 /// permessage-deflate agreed when `deflate` (as the replay will negotiate it).
 pub fn expectation_for(bytes: &[u8], deflate: bool) -> Expect {
-    let mut config = ValidatorConfig::new(Role::Server);
+    expectation_as(Role::Server, bytes, deflate)
+}
+
+/// What `receiver` owes for `bytes` its peer sent (see [`expectation_for`]).
+pub fn expectation_as(receiver: Role, bytes: &[u8], deflate: bool) -> Expect {
+    let mut config = ValidatorConfig::new(receiver);
     if deflate {
         config = config.with_deflate(DeflateConfig::default());
     }
@@ -144,6 +149,20 @@ pub async fn replay_bytes(
     let id = path.display().to_string();
     let case = Case::handshake(Side::Server, &id, &description, setup, bytes, expect);
     run_case(cfg, &case).await
+}
+
+/// Serves `bytes` (read from `path`) to the next connection of a client under
+/// test and judges its reaction; `None` when no client came.
+pub async fn replay_to_client(
+    client: &crate::fuzz::ClientEnd,
+    path: &Path,
+    bytes: Vec<u8>,
+) -> Option<CaseResult> {
+    let expect = expectation_as(Role::Client, &bytes, false);
+    let description = format!("{} bytes from {}", bytes.len(), path.display());
+    let id = path.display().to_string();
+    let case = Case::handshake(Side::Client, &id, &description, Setup::Plain, bytes, expect);
+    client.run(&case).await
 }
 
 #[cfg(test)]

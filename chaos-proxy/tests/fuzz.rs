@@ -121,3 +121,119 @@ fn bad_options_are_one_line_errors() {
     assert_eq!(code, Some(2));
     assert!(err.contains("cannot connect"), "{err}");
 }
+
+/// `wschaos fuzz --listen` (or `replay --listen`) as a child: waits for its
+/// listening line, runs the sample echo client with `flaw` against it, and
+/// returns the exit status and both outputs.
+fn listen_run(args: &[&str], flaw: wschaos_targets::ClientFlaw) -> (Option<i32>, String, String) {
+    use std::io::Read as _;
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wschaos"))
+        .args(args)
+        .args(["--listen", "127.0.0.1:0", "--wait-s", "5"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run wschaos");
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut stderr, &mut first).unwrap();
+    let base = first
+        .split_whitespace()
+        .find(|w| w.starts_with("ws://"))
+        .unwrap_or_else(|| panic!("no address in {first:?}"))
+        .trim_end_matches('/')
+        .to_owned();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let opts = wschaos_targets::ClientOptions {
+        flaw,
+        timeout: std::time::Duration::from_secs(2),
+        ..Default::default()
+    };
+    let _ = rt.block_on(async {
+        tokio::time::timeout(
+            std::time::Duration::from_secs(120),
+            wschaos_targets::run_echo_client(&base, &[], opts),
+        )
+        .await
+    });
+    let status = child.wait().unwrap();
+    let (mut out, mut err) = (String::new(), first);
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    stderr.read_to_string(&mut err).unwrap();
+    (status.code(), out, err)
+}
+
+#[test]
+fn clients_are_fuzzed_too_and_their_findings_replay() {
+    use wschaos_targets::ClientFlaw;
+    let root = std::env::temp_dir().join(format!("wschaos-fuzz-client-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    // The conforming sample client: nothing to find.
+    let ok = root.join("ok");
+    let (code, _, err) = listen_run(
+        &[
+            "fuzz",
+            "--runs",
+            "300",
+            "--seed",
+            "3",
+            "--out",
+            ok.to_str().unwrap(),
+        ],
+        ClientFlaw::None,
+    );
+    assert_eq!(code, Some(0), "{err}\n{:#?}", findings(&ok));
+    assert!(err.contains("fuzz: 300 runs"), "{err}");
+    // A client that drops TCP on errors: found, small, and it replays.
+    let drop = root.join("drop");
+    let (code, out, err) = listen_run(
+        &[
+            "fuzz",
+            "--runs",
+            "300",
+            "--seed",
+            "3",
+            "--out",
+            drop.to_str().unwrap(),
+        ],
+        ClientFlaw::DropOnError,
+    );
+    assert_eq!(code, Some(1), "{err}");
+    assert!(out.contains("wschaos replay --listen"), "{out}");
+    let all = findings(&drop);
+    let hit = all
+        .iter()
+        .find(|f| f["reaction"] == "tcp-close")
+        .unwrap_or_else(|| panic!("no tcp-close finding in {all:#?}"));
+    assert!(hit["frames"].as_u64().unwrap() <= 2, "{hit}");
+    assert_eq!(hit["verdict"], "non-strict", "{hit}");
+    let file = hit["file"].as_str().unwrap();
+    let (code, out, err) = listen_run(&["replay", file], ClientFlaw::DropOnError);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("-> non-strict"), "{out}{err}");
+    // No client at all: one error line, exit 2.
+    let (code, _, err) = wschaos(&[
+        "fuzz",
+        "--listen",
+        "127.0.0.1:0",
+        "--wait-s",
+        "1",
+        "--runs",
+        "5",
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("no client connected within --wait-s 1"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&root);
+}

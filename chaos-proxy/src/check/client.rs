@@ -569,6 +569,60 @@ async fn handle(mut stream: Conn, state: &Mutex<State>, cfg: &ClientCheck) {
     }
 }
 
+/// What a client under test is told on a connection that runs no generated
+/// input (`wschaos fuzz --listen`).
+const FUZZ_HELP: &str = "This is wschaos fuzz, a WebSocket server for fuzzing clients.\n\
+Every WebSocket (an upgrade request) to any path runs the next generated input.\n\
+GET /cases lists ids to connect to (/case/<id>), for clients that want a list.\n";
+
+/// One connection of a client under test, for `wschaos fuzz --listen`: an
+/// upgrade request runs `case` (generated, so any path runs it) and gives its
+/// result; a request for the list of cases (`GET /cases`, Autobahn's
+/// `/getCaseCount`, answered with `count` inputs), `/updateReports` or any
+/// plain HTTP request is answered and gives `None`, so the input waits for the
+/// next connection.
+pub async fn run_generated(
+    mut stream: Conn,
+    case: &Case,
+    timeout: Duration,
+    count: usize,
+) -> Option<CaseResult> {
+    let deadline = Instant::now() + timeout;
+    let (req, buf) = read_head(&mut stream, deadline, parse_request).await.ok()?;
+    let upgrade = attempts_upgrade(&req);
+    let path = req.path.split('?').next().unwrap_or_default();
+    let answer = match path {
+        "/cases" => {
+            let ids: Vec<String> = (1..=count.min(10_000))
+                .map(|i| format!("fuzz-{i}"))
+                .collect();
+            Some(Some(
+                serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into()),
+            ))
+        }
+        "/getCaseCount" => Some(Some(count.to_string())),
+        "/updateReports" | "/getCaseInfo" | "/getCaseStatus" => Some(None),
+        _ if !upgrade => {
+            let _ = stream.write_all(&http_text(400, FUZZ_HELP)).await;
+            return None;
+        }
+        _ => None,
+    };
+    if let Some(answer) = answer {
+        answer_protocol(&mut stream, &req, upgrade, answer.as_deref(), deadline).await;
+        return None;
+    }
+    let started = Instant::now();
+    let deadline = deadline + case.allowance();
+    let wire = Wire::new(Role::Server);
+    wire.record(Dir::Received, &buf);
+    let mut stream = wire.wrap(stream);
+    let judgement = run_case(&mut stream, &req, &buf[req.head_len..], case, deadline).await;
+    let mut result = case_result(case, judgement, started.elapsed(), None);
+    result.wire = Some(Arc::new(wire.take()));
+    Some(result)
+}
+
 async fn run_case(
     stream: &mut Recorded<Conn>,
     req: &Request,

@@ -1,11 +1,16 @@
-//! `wschaos replay`: saved bytes sent to a server again, its reaction judged.
+//! `wschaos replay`: saved bytes sent to a server (or served to a client) again,
+//! its reaction judged.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
-use super::{RunCommand, millis, stdout};
+use anyhow::{Context as _, bail};
+
+use super::{MAX_MS, RunCommand, bounded, millis, parse_addr, stdout};
 use crate::check::server::{ServerCheck, probe};
-use crate::replay::{read_recording, replay_bytes};
-use crate::report::Verdict;
+use crate::fuzz::ClientEnd;
+use crate::replay::{read_recording, replay_bytes, replay_to_client};
+use crate::report::{CaseResult, Verdict};
 use crate::url::WsUrl;
 
 /// Send saved bytes to a server after a handshake and print its reaction.
@@ -17,15 +22,33 @@ or a fuzz crash. Each is sent on a fresh connection and judged by what the codec
 bytes call for. Files that are not regular files, are empty or are larger than 16 MiB are \
 refused before anything is sent.
 
+With --listen the bytes are a server's (a `wschaos fuzz --listen` finding, a proxy \
+recording's conn-N-s2c.bin): each file is served to the next connection of the client \
+under test, whatever its path.
+
 Exit status: 0 when every file's reaction passed or is info, 1 when any failed, 2 for \
-usage errors, unreadable files and connection errors.
+usage errors, unreadable files and connection errors (with --listen: no client came \
+within --wait-s).
 
 Example:
-  wschaos replay --target ws://127.0.0.1:9001/ report.json.repro/mask.unmasked-text.bin")]
+  wschaos replay --target ws://127.0.0.1:9001/ report.json.repro/mask.unmasked-text.bin
+  wschaos replay --listen 127.0.0.1:9002 findings/finding-1-MaskedServerFrame.bin")]
 pub struct Replay {
-    /// ws://HOST:PORT/PATH of the server to send the bytes to.
-    #[arg(long, value_name = "URL")]
-    pub target: String,
+    /// ws[s]://HOST:PORT/PATH of the server to send the bytes to.
+    #[arg(
+        long,
+        value_name = "URL",
+        required_unless_present = "listen",
+        conflicts_with = "listen"
+    )]
+    pub target: Option<String>,
+    /// HOST:PORT to serve the bytes to a client under test on, one file per
+    /// connection (port 0 picks a free one; the address is printed).
+    #[arg(long, value_name = "HOST:PORT", conflicts_with = "offer_deflate")]
+    pub listen: Option<String>,
+    /// With --listen: give up when no client connected for this many seconds.
+    #[arg(long, value_name = "S", default_value_t = 30)]
+    pub wait_s: u64,
     /// Time the server has to react to each file, in milliseconds (1 to 86400000).
     #[arg(long, value_name = "MS", default_value_t = 2000)]
     pub timeout_ms: u64,
@@ -40,18 +63,18 @@ pub struct Replay {
     pub files: Vec<PathBuf>,
     #[command(flatten)]
     pub tls: super::tls::ClientTls,
+    #[command(flatten)]
+    pub serve_tls: super::tls::ServerTls,
 }
 
 impl RunCommand for Replay {
     async fn run(self) -> anyhow::Result<u8> {
-        let target = WsUrl::parse(&self.target)?;
-        let tls = self.tls.connector([&target])?;
         let timeout = millis("--timeout-ms", self.timeout_ms)?;
         // Every file is checked before anything is sent (and read again when its
         // turn comes, so only one is in memory at a time).
         for file in &self.files {
             let rec = read_recording(file).map_err(anyhow::Error::msg)?;
-            if let Some(w) = &rec.warning {
+            if let Some(w) = rec.warning.as_ref().filter(|_| self.listen.is_none()) {
                 eprintln!("warning: {w}");
             }
             if !self.offer_deflate && crate::replay::recorded_with_deflate(file) {
@@ -61,6 +84,46 @@ impl RunCommand for Replay {
                 );
             }
         }
+        let mut failed = false;
+        let mut print = |r: CaseResult| -> anyhow::Result<()> {
+            failed |= r.verdict == Verdict::Fail;
+            stdout(&format!(
+                "{}: expected {}, observed {} -> {}{}\n",
+                r.id,
+                serde_json::to_string(&r.expected)?,
+                serde_json::to_string(&r.observed)?,
+                r.verdict.as_str(),
+                r.note.map(|n| format!(" ({n})")).unwrap_or_default()
+            ))?;
+            Ok(())
+        };
+        if let Some(listen) = &self.listen {
+            let addr = parse_addr("--listen", listen)?;
+            let wait = Duration::from_secs(bounded("--wait-s", self.wait_s, MAX_MS / 1000)?);
+            let tls = self.serve_tls.acceptor(&addr.ip().to_string())?;
+            let scheme = if tls.is_some() { "wss" } else { "ws" };
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr}"))?;
+            eprintln!(
+                "replay listening on {scheme}://{}/ (one file per client connection)",
+                listener.local_addr()?
+            );
+            let client = ClientEnd::listen(listener, tls, timeout, wait, self.files.len());
+            for file in &self.files {
+                let bytes = read_recording(file).map_err(anyhow::Error::msg)?.bytes;
+                let Some(r) = replay_to_client(&client, file, bytes).await else {
+                    bail!("no client connected within --wait-s {}", wait.as_secs());
+                };
+                print(r)?;
+            }
+            return Ok(u8::from(failed));
+        }
+        let Some(target) = &self.target else {
+            bail!("give --target URL (a server) or --listen HOST:PORT (a client)");
+        };
+        let target = WsUrl::parse(target)?;
+        let tls = self.tls.connector([&target])?;
         probe(&target, timeout, &Default::default(), tls.as_ref())
             .await
             .map_err(anyhow::Error::msg)?;
@@ -74,19 +137,9 @@ impl RunCommand for Replay {
             progress: false,
             tls,
         };
-        let mut failed = false;
         for file in &self.files {
             let bytes = read_recording(file).map_err(anyhow::Error::msg)?.bytes;
-            let r = replay_bytes(&cfg, file, bytes, self.offer_deflate).await;
-            failed |= r.verdict == Verdict::Fail;
-            stdout(&format!(
-                "{}: expected {}, observed {} -> {}{}\n",
-                r.id,
-                serde_json::to_string(&r.expected)?,
-                serde_json::to_string(&r.observed)?,
-                r.verdict.as_str(),
-                r.note.map(|n| format!(" ({n})")).unwrap_or_default()
-            ))?;
+            print(replay_bytes(&cfg, file, bytes, self.offer_deflate).await)?;
         }
         Ok(u8::from(failed))
     }

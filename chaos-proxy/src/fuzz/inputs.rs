@@ -49,8 +49,10 @@ fn payload(rng: &mut ChaCha8Rng, control: bool) -> Vec<u8> {
     (0..len).map(|_| rng.random()).collect()
 }
 
-/// One frame a client might send, valid or not.
-fn frame(rng: &mut ChaCha8Rng, key: [u8; 4], open: &mut bool) -> Frame {
+/// One frame a peer might send, valid or not; `masked`: a client's frames
+/// (masked with `key`) rather than a server's (unmasked). Now and then the
+/// masking is the wrong one.
+fn frame(rng: &mut ChaCha8Rng, key: [u8; 4], masked: bool, open: &mut bool) -> Frame {
     let mut f = match rng.random_range(0..14) {
         0..=2 => {
             let op = if *open {
@@ -112,20 +114,24 @@ fn frame(rng: &mut ChaCha8Rng, key: [u8; 4], open: &mut bool) -> Frame {
     if data {
         *open = !f.header.fin;
     }
-    if rng.random_bool(0.97) {
+    if rng.random_bool(0.97) == masked {
         f = f.masked(key);
     }
     f
 }
 
 /// A structure-aware sequence of one to five frames.
-fn sequence(rng: &mut ChaCha8Rng, key: [u8; 4]) -> Vec<u8> {
+fn sequence(rng: &mut ChaCha8Rng, key: [u8; 4], masked: bool) -> Vec<u8> {
     let mut open = false;
     let n = rng.random_range(1..=5);
     let mut out = Vec::new();
     for _ in 0..n {
         // A frame whose length does not fit its form does not encode; skip it.
-        out.extend(frame(rng, key, &mut open).encode().unwrap_or_default());
+        out.extend(
+            frame(rng, key, masked, &mut open)
+                .encode()
+                .unwrap_or_default(),
+        );
     }
     out
 }
@@ -158,13 +164,19 @@ fn mutate(rng: &mut ChaCha8Rng, seed: &[u8]) -> Vec<u8> {
 }
 
 /// The next input and how it is written. `seeds` are the bytes of catalogue
-/// cases (and recordings) to mutate.
-pub fn next(rng: &mut ChaCha8Rng, key: [u8; 4], seeds: &[Vec<u8>]) -> (Vec<u8>, Write) {
+/// cases (and recordings) to mutate; `masked`: inputs for a server (a client's
+/// frames, masked with `key`), else for a client.
+pub fn next(
+    rng: &mut ChaCha8Rng,
+    key: [u8; 4],
+    masked: bool,
+    seeds: &[Vec<u8>],
+) -> (Vec<u8>, Write) {
     let bytes = if !seeds.is_empty() && rng.random_bool(0.3) {
         let seed = pick(rng, seeds).clone();
         mutate(rng, &seed)
     } else {
-        sequence(rng, key)
+        sequence(rng, key, masked)
     };
     let write = match rng.random_range(0..8) {
         // Small writes of a large input would take longer than the timeout.
@@ -184,25 +196,38 @@ mod tests {
 
     #[test]
     fn the_same_seed_gives_the_same_inputs_and_both_kinds_come() {
-        let run = |seed| {
+        let run = |seed, masked| {
             let mut rng = ChaCha8Rng::seed_from_u64(seed);
             (0..200)
-                .map(|_| next(&mut rng, [1, 2, 3, 4], &[vec![0x81, 0x80, 1, 2, 3, 4]]))
+                .map(|_| {
+                    next(
+                        &mut rng,
+                        [1, 2, 3, 4],
+                        masked,
+                        &[vec![0x81, 0x80, 1, 2, 3, 4]],
+                    )
+                })
                 .collect::<Vec<_>>()
         };
-        assert_eq!(run(5), run(5));
-        assert_ne!(run(5), run(6));
-        let config = wschaos_codec::ValidatorConfig::new(wschaos_codec::Role::Server);
-        let (mut valid, mut invalid) = (0, 0);
-        for (bytes, _) in run(7) {
-            match wschaos_codec::classify(config, &bytes).violation {
-                Some(_) => invalid += 1,
-                None => valid += 1,
+        assert_eq!(run(5, true), run(5, true));
+        assert_ne!(run(5, true), run(6, true));
+        // For either receiver, valid and invalid inputs both come.
+        for (role, masked) in [
+            (wschaos_codec::Role::Server, true),
+            (wschaos_codec::Role::Client, false),
+        ] {
+            let config = wschaos_codec::ValidatorConfig::new(role);
+            let (mut valid, mut invalid) = (0, 0);
+            for (bytes, _) in run(7, masked) {
+                match wschaos_codec::classify(config, &bytes).violation {
+                    Some(_) => invalid += 1,
+                    None => valid += 1,
+                }
             }
+            assert!(
+                valid > 30 && invalid > 30,
+                "{role:?}: {valid} valid, {invalid} invalid"
+            );
         }
-        assert!(
-            valid > 30 && invalid > 30,
-            "{valid} valid, {invalid} invalid"
-        );
     }
 }

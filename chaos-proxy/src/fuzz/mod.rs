@@ -1,7 +1,8 @@
-//! `wschaos fuzz`: the close-code oracle pointed at a live server. Each
-//! execution opens a connection, sends a generated input ([`inputs`]) and is
+//! `wschaos fuzz`: the close-code oracle pointed at a live endpoint, a server
+//! (`--target`) or a client (`--listen`). Each execution opens a connection (or
+//! takes the client's next one), sends a generated input ([`inputs`]) and is
 //! judged as a checker case would be: the codec's validator, run as the
-//! receiver, says what the server owes (the replay oracle), and the checker
+//! receiver, says what the endpoint owes (the replay oracle), and the checker
 //! observes and judges what it did. A `fail` or `non-strict` verdict is a
 //! finding: deduplicated by (rule broken, reaction seen), minimized against
 //! the live server (frames removed while the same disagreement stays), saved
@@ -22,13 +23,135 @@ use wschaos_codec::{CloseCode, Role, ValidatorConfig, Violation, classify};
 
 use crate::catalogue::{Case, Expect, Setup, Side, Write, catalogue};
 use crate::check::server::{ServerCheck, run_case};
-use crate::replay::expectation_for;
+use crate::replay::expectation_as;
 use crate::report::{CaseResult, Observed, Verdict};
+use crate::tls::{Acceptor, Conn};
+
+/// The endpoint under test.
+#[derive(Debug, Clone)]
+pub enum Endpoint {
+    /// A server (`--target`): each execution connects to it.
+    Server(ServerCheck),
+    /// A client (`--listen`): each execution runs on its next connection.
+    Client(ClientEnd),
+}
+
+impl Endpoint {
+    /// The role of the endpoint under test: the receiver the oracle plays.
+    pub fn receiver(&self) -> Role {
+        match self {
+            Endpoint::Server(_) => Role::Server,
+            Endpoint::Client(_) => Role::Client,
+        }
+    }
+
+    fn side(&self) -> Side {
+        match self {
+            Endpoint::Server(_) => Side::Server,
+            Endpoint::Client(_) => Side::Client,
+        }
+    }
+
+    fn timeout(&self) -> Duration {
+        match self {
+            Endpoint::Server(c) => c.timeout,
+            Endpoint::Client(c) => c.timeout,
+        }
+    }
+
+    /// A client under test that stopped coming: the run ends.
+    fn gone(&self) -> bool {
+        match self {
+            Endpoint::Server(_) => false,
+            Endpoint::Client(c) => c.gone.load(std::sync::atomic::Ordering::Relaxed),
+        }
+    }
+}
+
+/// A client under test: the connections it makes, accepted (and, for wss://,
+/// TLS-accepted) in the background and taken one per execution.
+#[derive(Debug, Clone)]
+pub struct ClientEnd {
+    conns: Arc<Mutex<tokio::sync::mpsc::Receiver<Conn>>>,
+    pub timeout: Duration,
+    /// How long an execution waits for the client's next connection before
+    /// the run ends.
+    pub wait: Duration,
+    /// The number of inputs announced to clients that ask (`GET /cases`,
+    /// `/getCaseCount`).
+    pub count: usize,
+    gone: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl ClientEnd {
+    /// Accepts on `listener` until every handle is dropped.
+    pub fn listen(
+        listener: tokio::net::TcpListener,
+        tls: Option<Acceptor>,
+        timeout: Duration,
+        wait: Duration,
+        count: usize,
+    ) -> ClientEnd {
+        let (tx, rx) = tokio::sync::mpsc::channel::<Conn>(16);
+        tokio::spawn(async move {
+            loop {
+                let tcp = tokio::select! {
+                    a = listener.accept() => match a {
+                        Ok((tcp, _)) => tcp,
+                        Err(_) => {
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            continue;
+                        }
+                    },
+                    () = tx.closed() => return,
+                };
+                let _ = tcp.set_nodelay(true);
+                let conn = match &tls {
+                    None => Conn::from(tcp),
+                    Some(tls) => match tokio::time::timeout(timeout, tls.accept(tcp)).await {
+                        Ok(Ok(c)) => c,
+                        _ => continue,
+                    },
+                };
+                if tx.send(conn).await.is_err() {
+                    return;
+                }
+            }
+        });
+        ClientEnd {
+            conns: Arc::new(Mutex::new(rx)),
+            timeout,
+            wait,
+            count,
+            gone: Arc::default(),
+        }
+    }
+
+    /// Runs `case` on the client's next connection that asks for one; `None`
+    /// when no connection came within `wait` (the client is gone).
+    pub async fn run(&self, case: &Case) -> Option<CaseResult> {
+        loop {
+            let next = {
+                let mut conns = self.conns.lock().await;
+                tokio::time::timeout(self.wait, conns.recv()).await
+            };
+            let Ok(Some(conn)) = next else {
+                self.gone.store(true, std::sync::atomic::Ordering::Relaxed);
+                return None;
+            };
+            if let Some(r) =
+                crate::check::client::run_generated(conn, case, self.timeout, self.count).await
+            {
+                return Some(r);
+            }
+        }
+    }
+}
 
 /// How a fuzz run goes.
 #[derive(Debug, Clone)]
 pub struct FuzzConfig {
-    pub check: ServerCheck,
+    pub endpoint: Endpoint,
     pub seed: u64,
     /// Stop after this many executions.
     pub runs: Option<u64>,
@@ -42,6 +165,9 @@ pub struct FuzzConfig {
     pub minimize_budget: usize,
     /// A stats line on stderr this often (none when `None`).
     pub stats_every: Option<Duration>,
+    /// How `wschaos replay` reaches the endpoint again (`--target URL` or
+    /// `--listen ADDR`), for the findings' command lines.
+    pub replay_with: String,
 }
 
 /// A disagreement between the oracle and the endpoint.
@@ -78,9 +204,9 @@ pub struct Outcome {
     pub elapsed: Duration,
 }
 
-/// The rule an input breaks, by the codec's validator as the receiving server.
-pub fn rule_of(bytes: &[u8]) -> String {
-    match classify(ValidatorConfig::new(Role::Server), bytes).violation {
+/// The rule an input breaks, by the codec's validator as `receiver`.
+pub fn rule_of(receiver: Role, bytes: &[u8]) -> String {
+    match classify(ValidatorConfig::new(receiver), bytes).violation {
         Some((_, v)) => format!("{v:?}")
             .chars()
             .take_while(|c| c.is_ascii_alphanumeric())
@@ -124,11 +250,11 @@ const MAX_AFTER_CLOSE: usize = 4096;
 /// encoded), and when the input stops inside a frame or a message unless the
 /// rule is broken in a frame before the last (a server may read a whole frame,
 /// or message, before it checks it: the rest never coming is no reaction owed).
-fn judged(bytes: &[u8]) -> Option<Expect> {
+fn judged(receiver: Role, bytes: &[u8]) -> Option<Expect> {
     if bytes.is_empty() || carries_late_code(bytes) {
         return None;
     }
-    let outcome = classify(ValidatorConfig::new(Role::Server), bytes);
+    let outcome = classify(ValidatorConfig::new(receiver), bytes);
     let pieces = Write::PerFrame.pieces(bytes);
     let last_whole = pieces.last().is_some_and(|last| {
         wschaos_codec::parse::decode_header(last)
@@ -171,7 +297,7 @@ fn judged(bytes: &[u8]) -> Option<Expect> {
         None if !outcome.incomplete => {}
         _ => return None,
     }
-    match expectation_for(bytes, false) {
+    match expectation_as(receiver, bytes, false) {
         Expect::Info => None,
         Expect::Close { mut codes, .. } => {
             // A Close whose code and reason are both invalid breaks two rules
@@ -226,19 +352,19 @@ fn carries_late_code(bytes: &[u8]) -> bool {
 }
 
 /// Sends `bytes` on a fresh connection and judges the reaction; `None` when the
-/// oracle does not judge them.
+/// oracle does not judge them (or a client under test is gone).
 pub async fn execute(
-    check: &ServerCheck,
+    endpoint: &Endpoint,
     id: &str,
     bytes: &[u8],
     write: Write,
 ) -> Option<CaseResult> {
-    let expect = judged(bytes)?;
+    let expect = judged(endpoint.receiver(), bytes)?;
     let description = format!("{} generated bytes", bytes.len());
     let case = Case {
         write,
         ..Case::handshake(
-            Side::Server,
+            endpoint.side(),
             id,
             &description,
             Setup::Plain,
@@ -246,7 +372,10 @@ pub async fn execute(
             expect,
         )
     };
-    Some(run_case(check, &case).await)
+    match endpoint {
+        Endpoint::Server(check) => Some(run_case(check, &case).await),
+        Endpoint::Client(client) => client.run(&case).await,
+    }
 }
 
 fn is_finding(r: &CaseResult) -> bool {
@@ -255,23 +384,23 @@ fn is_finding(r: &CaseResult) -> bool {
 
 /// Whether `bytes` written as `write` still give the finding `(rule, reaction)`.
 async fn reproduces(
-    check: &ServerCheck,
+    endpoint: &Endpoint,
     bytes: &[u8],
     write: Write,
     rule: &str,
     reaction: &str,
 ) -> Option<CaseResult> {
-    if rule_of(bytes) != rule {
+    if rule_of(endpoint.receiver(), bytes) != rule {
         return None;
     }
-    let r = execute(check, "minimize", bytes, write).await?;
+    let r = execute(endpoint, "minimize", bytes, write).await?;
     (is_finding(&r) && reaction_in(&r.observed, bytes) == reaction).then_some(r)
 }
 
 /// Removes frames, one at a time from the end, while the same disagreement
 /// stays, until no frame can go or `budget` executions are spent.
 pub async fn minimize(
-    check: &ServerCheck,
+    endpoint: &Endpoint,
     bytes: &[u8],
     write: Write,
     rule: &str,
@@ -296,7 +425,8 @@ pub async fn minimize(
             let mut candidate = frames.clone();
             candidate.remove(i);
             spent += 1;
-            if let Some(r) = reproduces(check, &candidate.concat(), write, rule, reaction).await {
+            if let Some(r) = reproduces(endpoint, &candidate.concat(), write, rule, reaction).await
+            {
                 frames = candidate;
                 last = Some(r);
                 shrank = true;
@@ -310,7 +440,7 @@ pub async fn minimize(
 
 /// Saves a finding: `finding-N-<rule>.bin` (the minimized bytes, for `wschaos
 /// replay`) and one JSON line in `findings.jsonl`.
-fn save(out: &Path, n: usize, seed: u64, f: &mut Finding) -> std::io::Result<()> {
+fn save(out: &Path, n: usize, cfg: &FuzzConfig, f: &mut Finding) -> std::io::Result<()> {
     use std::io::Write as _;
     std::fs::create_dir_all(out)?;
     let file = out.join(format!("finding-{n}-{}.bin", f.rule));
@@ -319,7 +449,7 @@ fn save(out: &Path, n: usize, seed: u64, f: &mut Finding) -> std::io::Result<()>
     let hex: String = f.bytes.iter().map(|b| format!("{b:02x}")).collect();
     let line = serde_json::json!({
         "file": file.display().to_string(),
-        "seed": seed,
+        "seed": cfg.seed,
         "run": f.run,
         "rule": f.rule,
         "reaction": f.reaction,
@@ -332,7 +462,7 @@ fn save(out: &Path, n: usize, seed: u64, f: &mut Finding) -> std::io::Result<()>
         "bytes": hex,
         "frames": Write::PerFrame.pieces(&f.bytes).len(),
         "original_len": f.original.len(),
-        "replay": format!("wschaos replay --target {} {}", "<URL>", file.display()),
+        "replay": format!("wschaos replay {} {}", cfg.replay_with, file.display()),
     });
     let mut jsonl = std::fs::OpenOptions::new()
         .create(true)
@@ -353,9 +483,10 @@ struct Shared {
 pub async fn run(cfg: &FuzzConfig, stop: impl std::future::Future<Output = ()>) -> Outcome {
     let started = Instant::now();
     let key = crate::seed::mask_key(cfg.seed);
+    let masked = cfg.endpoint.receiver() == Role::Server;
     // The catalogue's frame cases (not the bulk ones) are the mutation seeds.
     let seeds: Arc<Vec<Vec<u8>>> = Arc::new(
-        catalogue(Side::Server, cfg.seed)
+        catalogue(cfg.endpoint.side(), cfg.seed)
             .into_iter()
             .filter(|c| c.bulk.is_none() && c.setup == Setup::Plain && !c.bytes.is_empty())
             .map(|c| c.bytes)
@@ -378,17 +509,22 @@ pub async fn run(cfg: &FuzzConfig, stop: impl std::future::Future<Output = ()>) 
                     let mut s = shared.lock().await;
                     if cfg.runs.is_some_and(|n| s.next_run >= n)
                         || deadline.is_some_and(|d| Instant::now() >= d)
+                        || cfg.endpoint.gone()
                     {
                         return;
                     }
                     let run = s.next_run;
                     s.next_run += 1;
-                    let (bytes, write) = inputs::next(&mut s.rng, key, &seeds);
+                    let (bytes, write) = inputs::next(&mut s.rng, key, masked, &seeds);
                     (run, bytes, write)
                 };
-                let rule = rule_of(&bytes);
-                let Some(result) = execute(&cfg.check, &format!("run-{run}"), &bytes, write).await
+                let rule = rule_of(cfg.endpoint.receiver(), &bytes);
+                let Some(result) =
+                    execute(&cfg.endpoint, &format!("run-{run}"), &bytes, write).await
                 else {
+                    if cfg.endpoint.gone() {
+                        return;
+                    }
                     let mut s = shared.lock().await;
                     s.outcome.runs += 1;
                     s.outcome.skipped += 1;
@@ -414,7 +550,7 @@ pub async fn run(cfg: &FuzzConfig, stop: impl std::future::Future<Output = ()>) 
                 let mut s = shared.lock().await;
                 let n = s.outcome.findings.len() + 1;
                 let mut finding = finding;
-                if let Err(e) = save(&cfg.out, n, cfg.seed, &mut finding) {
+                if let Err(e) = save(&cfg.out, n, &cfg, &mut finding) {
                     eprintln!(
                         "warning: cannot save a finding in {}: {e}",
                         cfg.out.display()
@@ -442,7 +578,7 @@ pub async fn run(cfg: &FuzzConfig, stop: impl std::future::Future<Output = ()>) 
             () = &mut stop => {
                 // Let running executions finish (each is bounded by its timeout).
                 shared.lock().await.next_run = u64::MAX;
-                let _ = tokio::time::timeout(cfg.check.timeout * 2, async {
+                let _ = tokio::time::timeout(cfg.endpoint.timeout() * 2, async {
                     while workers.join_next().await.is_some() {}
                 }).await;
                 workers.abort_all();
@@ -485,12 +621,12 @@ async fn confirm(
     result: CaseResult,
 ) -> Finding {
     let whole = write == Write::Whole
-        || reproduces(&cfg.check, &bytes, Write::Whole, rule, reaction)
+        || reproduces(&cfg.endpoint, &bytes, Write::Whole, rule, reaction)
             .await
             .is_some();
     let write = if whole { Write::Whole } else { write };
     let (small, last) = minimize(
-        &cfg.check,
+        &cfg.endpoint,
         &bytes,
         write,
         rule,
@@ -519,37 +655,37 @@ mod tests {
     fn rules_come_from_the_validator_and_open_inputs_are_not_judged() {
         let key = [1, 2, 3, 4];
         assert_eq!(
-            rule_of(&Frame::text("hi").encode().unwrap()),
+            rule_of(Role::Server, &Frame::text("hi").encode().unwrap()),
             "UnmaskedClientFrame"
         );
         let ok = Frame::text("hi").masked(key).encode().unwrap();
-        assert_eq!(rule_of(&ok), "valid");
-        assert!(judged(&ok).is_some());
+        assert_eq!(rule_of(Role::Server, &ok), "valid");
+        assert!(judged(Role::Server, &ok).is_some());
         // A message left open, or a frame cut short: the server would wait.
         let open = Frame::text("hi").fin(false).masked(key).encode().unwrap();
-        assert!(judged(&open).is_none());
-        assert!(judged(&ok[..3]).is_none());
+        assert!(judged(Role::Server, &open).is_none());
+        assert!(judged(Role::Server, &ok[..3]).is_none());
         // A length not minimally encoded: the RFC leaves it open.
         let nm = Frame::text("hi")
             .length_form(wschaos_codec::LengthForm::U64)
             .masked(key)
             .encode()
             .unwrap();
-        assert!(judged(&nm).is_none());
+        assert!(judged(Role::Server, &nm).is_none());
         // A rule broken in an earlier, whole frame is judged though the input
         // stops inside the next one.
         let bad = Frame::text("hi").encode().unwrap();
         let cut = [bad.clone(), ok[..3].to_vec()].concat();
-        assert!(judged(&cut).is_some());
-        assert!(judged(&[ok.clone(), bad[..3].to_vec()].concat()).is_none());
+        assert!(judged(Role::Server, &cut).is_some());
+        assert!(judged(Role::Server, &[ok.clone(), bad[..3].to_vec()].concat()).is_none());
         // A Close with an invalid code and an invalid reason: 1002 or 1007.
         let both = Frame::close(5000, b"ok\xff").masked(key).encode().unwrap();
-        let Some(Expect::Close { codes, .. }) = judged(&both) else {
+        let Some(Expect::Close { codes, .. }) = judged(Role::Server, &both) else {
             panic!("judged")
         };
         assert_eq!(codes, [CloseCode::Protocol, CloseCode::Invalid]);
         let one = Frame::close(5000, b"ok").masked(key).encode().unwrap();
-        let Some(Expect::Close { codes, .. }) = judged(&one) else {
+        let Some(Expect::Close { codes, .. }) = judged(Role::Server, &one) else {
             panic!("judged")
         };
         assert_eq!(codes, [CloseCode::Protocol]);
@@ -560,17 +696,30 @@ mod tests {
             .masked(key)
             .encode()
             .unwrap();
-        assert!(judged(&open_bad).is_none());
+        assert!(judged(Role::Server, &open_bad).is_none());
         let end = Frame::new(wschaos_codec::OpCode::CONTINUE, b"a".to_vec())
             .masked(key)
             .encode()
             .unwrap();
-        assert!(judged(&[open_bad.clone(), end.clone()].concat()).is_some());
+        assert!(judged(Role::Server, &[open_bad.clone(), end.clone()].concat()).is_some());
         // ... but not by a frame the input cuts short.
-        assert!(judged(&[open_bad, end[..4].to_vec()].concat()).is_none());
+        assert!(judged(Role::Server, &[open_bad, end[..4].to_vec()].concat()).is_none());
         // Data and then a Close: the echo is not owed, so not judged.
         let close = Frame::close(1000, b"").masked(key).encode().unwrap();
-        assert!(judged(&[ok.clone(), close.clone()].concat()).is_none());
-        assert!(judged(&close).is_some());
+        assert!(judged(Role::Server, &[ok.clone(), close.clone()].concat()).is_none());
+        assert!(judged(Role::Server, &close).is_some());
+    }
+
+    #[test]
+    fn a_client_under_test_is_judged_as_the_receiving_client() {
+        let text = Frame::text("hi").encode().unwrap();
+        assert_eq!(rule_of(Role::Client, &text), "valid");
+        assert_eq!(judged(Role::Client, &text), Some(Expect::Echo));
+        let masked = Frame::text("hi").masked([1, 2, 3, 4]).encode().unwrap();
+        assert_ne!(rule_of(Role::Client, &masked), "valid");
+        assert!(matches!(
+            judged(Role::Client, &masked),
+            Some(Expect::Close { .. })
+        ));
     }
 }
