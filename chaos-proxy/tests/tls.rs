@@ -369,23 +369,64 @@ fn node_ws_traffic_through_every_plain_and_tls_combination() {
         }
         let (_proxy, addr) = proxy(&args);
         let scheme = if client_tls { "wss" } else { "ws" };
-        let mut client = Lib::NodeWs.client_command();
-        client
-            .args([
-                "--traffic",
-                &format!("{scheme}://{addr}/"),
-                "--ping",
-                "--ca-file",
-            ])
-            .arg(&pki.ca);
-        let (code, out, err) = run_bounded(client, Duration::from_secs(20));
-        let label = format!("client tls {client_tls}, upstream tls {upstream_tls}");
-        assert_eq!(code, Some(0), "{label}: {err}");
-        let seen: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
-        assert_eq!(seen["echoes"], 3, "{label}: {seen}");
-        assert_eq!(seen["pong"], true, "{label}: {seen}");
-        assert_eq!(seen["error"], serde_json::Value::Null, "{label}: {seen}");
+        node_traffic(
+            &format!("{scheme}://{addr}/"),
+            &pki.ca,
+            &format!("client tls {client_tls}, upstream tls {upstream_tls}"),
+        );
     }
+    // The same settings from a config file: TLS on both sides.
+    let config = pki.dir.join("proxies.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[proxies]]\nname = \"tls\"\nlisten = \"127.0.0.1:0\"\nupstream = \"wss://{}\"\n\
+             tls_cert = {:?}\ntls_key = {:?}\nupstream_ca = {:?}\n",
+            upstream_of(&tls_url),
+            pki.cert,
+            pki.key,
+            pki.ca
+        ),
+    )
+    .unwrap();
+    let mut child = Command::new(BIN)
+        .args(["proxy", "--config"])
+        .arg(&config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let line = peers::stderr_line(&mut child, "listening on", Duration::from_secs(20))
+        .unwrap_or_else(|e| panic!("the proxy did not start: {e}"));
+    let _proxy = Kill(child);
+    let addr = line
+        .split("listening on ")
+        .nth(1)
+        .unwrap()
+        .split([',', ' '])
+        .next()
+        .unwrap()
+        .trim_start_matches("wss://")
+        .to_owned();
+    node_traffic(
+        &format!("wss://{addr}/"),
+        &pki.ca,
+        &format!("config file: {line}"),
+    );
+}
+
+/// Node ws traffic (three echoes and a pong) through `url`, trusting `ca`.
+fn node_traffic(url: &str, ca: &Path, label: &str) {
+    let mut client = Lib::NodeWs.client_command();
+    client
+        .args(["--traffic", url, "--ping", "--ca-file"])
+        .arg(ca);
+    let (code, out, err) = run_bounded(client, Duration::from_secs(20));
+    assert_eq!(code, Some(0), "{label}: {err}");
+    let seen: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(seen["echoes"], 3, "{label}: {seen}");
+    assert_eq!(seen["pong"], true, "{label}: {seen}");
+    assert_eq!(seen["error"], serde_json::Value::Null, "{label}: {seen}");
 }
 
 #[test]

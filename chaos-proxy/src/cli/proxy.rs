@@ -238,7 +238,10 @@ impl Proxy {
             || t.upstream_insecure
             || t.upstream_sni.is_some()
         {
-            bail!("--config cannot be combined with the TLS flags yet");
+            bail!(
+                "--config cannot be combined with the TLS flags: set tls_cert, tls_key, upstream_tls, upstream_ca, upstream_insecure or upstream_sni per proxy in {}",
+                path.display()
+            );
         }
         let file = crate::proxy::config::load(path)?;
         let (reaction_timeout, limits) = self.limits(&file)?;

@@ -158,7 +158,7 @@ pub fn proxy_tls(
     if !upstream {
         if ca.is_some() || insecure || sni.is_some() {
             bail!(
-                "--upstream-ca, --upstream-insecure and --upstream-sni need --upstream-tls (or a wss:// upstream)"
+                "an upstream CA, upstream-insecure or upstream SNI needs upstream TLS on (--upstream-tls, upstream_tls = true in a config file, or a wss:// upstream)"
             );
         }
         return Ok(crate::tls::ProxyTls {

@@ -14,6 +14,10 @@
 //! enabled = true                    # optional
 //! report = "chat.jsonl"             # optional: else the global report
 //! record = "recordings/chat"        # optional
+//! tls_cert = "cert.pem"             # optional, with tls_key: clients connect with wss://
+//! tls_key = "key.pem"
+//! upstream_tls = true               # optional (or upstream = "wss://HOST:PORT"), with
+//! upstream_ca = "ca.pem"            #   upstream_ca, upstream_insecure, upstream_sni
 //! ```
 //!
 //! Unknown keys are refused. Every error is one line naming the file, the line
@@ -72,6 +76,57 @@ struct RawProxy {
     enabled: bool,
     report: Option<PathBuf>,
     record: Option<PathBuf>,
+    tls_cert: Option<Spanned<PathBuf>>,
+    tls_key: Option<Spanned<PathBuf>>,
+    #[serde(default)]
+    upstream_tls: bool,
+    upstream_ca: Option<Spanned<PathBuf>>,
+    #[serde(default)]
+    upstream_insecure: bool,
+    upstream_sni: Option<Spanned<String>>,
+}
+
+impl RawProxy {
+    /// The proxy's TLS settings, files read and checked; an error names the key.
+    fn tls(&self, upstream_tls: bool) -> Result<crate::tls::ProxyTls, (String, Range<usize>)> {
+        let listen = match (&self.tls_cert, &self.tls_key) {
+            (Some(c), Some(k)) => Some((c.get_ref().as_path(), k.get_ref().as_path())),
+            (Some(c), None) => {
+                return Err(("tls_cert: needs tls_key too".into(), c.span()));
+            }
+            (None, Some(k)) => return Err(("tls_key: needs tls_cert too".into(), k.span())),
+            (None, None) => None,
+        };
+        crate::cli::tls::proxy_tls(
+            listen,
+            upstream_tls,
+            self.upstream_ca.as_ref().map(|c| c.get_ref().as_path()),
+            self.upstream_insecure,
+            self.upstream_sni.as_ref().map(|s| s.get_ref().as_str()),
+        )
+        .map_err(|e| {
+            // Name the key the problem is in: the file the message names, else
+            // the upstream settings.
+            let e = e.to_string();
+            let key_span = |k: &Option<Spanned<PathBuf>>| {
+                k.as_ref()
+                    .filter(|p| e.contains(&p.get_ref().display().to_string()))
+                    .map(|p| p.span())
+            };
+            let (key, span) = if let Some(s) = key_span(&self.tls_cert) {
+                ("tls_cert", s)
+            } else if let Some(s) = key_span(&self.tls_key) {
+                ("tls_key", s)
+            } else if let Some(s) = key_span(&self.upstream_ca) {
+                ("upstream_ca", s)
+            } else if let Some(s) = self.upstream_sni.as_ref().map(|s| s.span()) {
+                ("upstream_sni", s)
+            } else {
+                ("upstream_tls", self.upstream.span())
+            };
+            (format!("{key}: {e}"), span)
+        })
+    }
 }
 
 fn yes() -> bool {
@@ -180,10 +235,17 @@ pub fn parse(file: &str, text: &str) -> Result<Config, String> {
         let p = p.get_ref();
         let key = |k: &str| format!("proxies[{i}].{k}");
         let faults: Vec<String> = p.faults.iter().map(|f| f.get_ref().clone()).collect();
+        // wss://HOST:PORT is HOST:PORT with upstream_tls.
+        let (upstream, wss) = match p.upstream.get_ref().get(..6) {
+            Some(s) if s.eq_ignore_ascii_case("wss://") => {
+                (format!("ws://{}", &p.upstream.get_ref()[6..]), true)
+            }
+            _ => (p.upstream.get_ref().clone(), false),
+        };
         let def = check_proxy(
             p.name.get_ref(),
             p.listen.get_ref(),
-            p.upstream.get_ref(),
+            &upstream,
             &faults,
             p.seed,
             p.enabled,
@@ -218,9 +280,14 @@ pub fn parse(file: &str, text: &str) -> Result<Config, String> {
                 ));
             }
         }
+        let tls = p.tls(p.upstream_tls || wss).map_err(|(problem, span)| {
+            let (k, problem) = problem.split_once(": ").unwrap_or(("tls", &problem));
+            at(Some(span), &key(k), problem)
+        })?;
         config.proxies.push(ProxyDef {
             report: p.report.clone(),
             record: p.record.clone(),
+            tls,
             ..def
         });
     }
@@ -427,6 +494,62 @@ report = "b.jsonl"
             e.starts_with("p.toml:12: proxies[1]: missing field `name`"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn tls_keys_are_read_and_their_errors_name_the_key() {
+        let dir = std::env::temp_dir().join(format!("wschaos-config-tls-{}", std::process::id()));
+        let pki = crate::tls::TestPki::generate(&["127.0.0.1"]).unwrap();
+        let (ca, cert, key) = pki.write(&dir).unwrap();
+        let with = |extra: &str| {
+            let text = GOOD.replacen("seed = 7\n", &format!("seed = 7\n{extra}\n"), 1);
+            parse("p.toml", &text)
+        };
+        let c = with(&format!(
+            "tls_cert = {cert:?}\ntls_key = {key:?}\nupstream_tls = true\nupstream_ca = {ca:?}\nupstream_sni = \"api.example\""
+        ))
+        .unwrap();
+        let tls = &c.proxies[0].tls;
+        assert!(tls.listen.is_some());
+        let up = tls.upstream.as_ref().unwrap();
+        assert_eq!(up.server_name.as_deref(), Some("api.example"));
+        assert!(c.proxies[1].tls.listen.is_none() && c.proxies[1].tls.upstream.is_none());
+        // wss:// as the upstream turns TLS on.
+        let wss = GOOD.replacen(
+            "upstream = \"127.0.0.1:9001\"",
+            "upstream = \"wss://127.0.0.1:9001\"",
+            1,
+        );
+        let c = parse("p.toml", &wss).unwrap();
+        assert_eq!(c.proxies[0].upstream, "127.0.0.1:9001");
+        assert!(c.proxies[0].tls.upstream.is_some());
+        for (extra, want) in [
+            (
+                format!("tls_cert = {cert:?}"),
+                "p.toml:11: proxies[0].tls_cert: needs tls_key too",
+            ),
+            (
+                format!("tls_cert = {cert:?}\ntls_key = {ca:?}"),
+                "p.toml:12: proxies[0].tls_key: TLS key",
+            ),
+            (
+                "upstream_ca = \"nowhere.pem\"".to_owned(),
+                "p.toml:8: proxies[0].upstream_tls: an upstream CA",
+            ),
+            (
+                format!("upstream_tls = true\nupstream_ca = {key:?}"),
+                "p.toml:12: proxies[0].upstream_ca: TLS certificate file",
+            ),
+            (
+                "upstream_tls = true\nupstream_sni = \"a b\"".to_owned(),
+                "p.toml:12: proxies[0].upstream_sni:",
+            ),
+        ] {
+            let e = with(&extra).unwrap_err();
+            assert!(e.starts_with(want), "{extra}:\n got: {e}\nwant: {want}");
+            assert!(!e.contains('\n'));
+        }
+        std::fs::remove_dir_all(dir).ok();
     }
 
     #[test]
