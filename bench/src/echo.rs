@@ -3,12 +3,14 @@
 //! opcode, FIN bit and length, unmasked), answers pings with pongs and a Close
 //! with the same Close. It works frame by frame and never assembles a message,
 //! and it does not validate UTF-8 or fragmentation: it is a cheap upstream, not
-//! a conforming endpoint (`wschaos-target server` is that).
+//! a conforming endpoint (`wschaos-target server` is that). Given a certificate,
+//! it serves `wss://`: the same echo inside TLS (the upstream of the TLS rows).
 
 use std::net::SocketAddr;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
 use wschaos_codec::encode::write_header;
 use wschaos_codec::frame::{Control, FrameHeader, OpCode};
 use wschaos_codec::handshake::{
@@ -21,27 +23,59 @@ use wschaos_codec::parse::{Event, FrameParser};
 /// its echo leaves in one write.
 const BUF: usize = 64 * 1024;
 
-/// Accepts on `listener` forever, one task per connection.
-pub async fn serve(listener: TcpListener) -> std::io::Result<()> {
-    crate::accept_forever(listener, "echo-server", |tcp, peer| async move {
-        if let Err(e) = connection(tcp).await {
-            // A peer that resets at the end of a run is normal; anything else is
-            // worth a line.
-            if e.kind() != std::io::ErrorKind::ConnectionReset {
-                eprintln!("echo-server: {peer}: {e}");
+/// Accepts on `listener` forever, one task per connection; with `tls`, each
+/// connection is TLS first (the `wss://` echo server of the TLS rows).
+pub async fn serve(listener: TcpListener, tls: Option<TlsAcceptor>) -> std::io::Result<()> {
+    crate::accept_forever(listener, "echo-server", move |tcp, peer| {
+        let tls = tls.clone();
+        async move {
+            let r = match tls {
+                None => connection(tcp).await,
+                Some(tls) => {
+                    async {
+                        tcp.set_nodelay(true)?;
+                        connection(tls.accept(tcp).await?).await
+                    }
+                    .await
+                }
+            };
+            if let Err(e) = r {
+                // A peer that resets or just goes (no TLS close_notify) at the end
+                // of a run is normal; anything else is worth a line.
+                use std::io::ErrorKind::{ConnectionReset, UnexpectedEof};
+                if !matches!(e.kind(), ConnectionReset | UnexpectedEof) {
+                    eprintln!("echo-server: {peer}: {e}");
+                }
             }
         }
     })
     .await
 }
 
-/// Binds `addr` and serves in the background; returns the bound address.
-pub async fn spawn(addr: SocketAddr) -> std::io::Result<SocketAddr> {
+/// Binds `addr` and serves in the background (over TLS with `tls`); returns
+/// the bound address.
+pub async fn spawn(addr: SocketAddr, tls: Option<TlsAcceptor>) -> std::io::Result<SocketAddr> {
     let listener = TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
-    tokio::spawn(serve(listener));
+    tokio::spawn(serve(listener, tls));
     Ok(local)
 }
+
+/// What the echo server needs of a connection: a TCP socket, or TLS over one
+/// (TCP_NODELAY already set).
+trait Stream: AsyncRead + AsyncWrite + Unpin {
+    fn nodelay(&self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Stream for TcpStream {
+    fn nodelay(&self) -> std::io::Result<()> {
+        self.set_nodelay(true)
+    }
+}
+
+impl Stream for tokio_rustls::server::TlsStream<TcpStream> {}
 
 /// Where the frame being read is going.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -52,8 +86,8 @@ enum Sink {
     Skip,
 }
 
-async fn connection(mut tcp: TcpStream) -> std::io::Result<()> {
-    tcp.set_nodelay(true)?;
+async fn connection<S: Stream>(mut tcp: S) -> std::io::Result<()> {
+    tcp.nodelay()?;
     let mut buf = vec![0u8; BUF];
     // The upgrade request.
     let mut head = Vec::new();
@@ -84,6 +118,8 @@ async fn connection(mut tcp: TcpStream) -> std::io::Result<()> {
     let mut state = Frames::default();
     let closing = state.feed(&mut parser, &head[head_len..], &mut out);
     tcp.write_all(&out).await?;
+    // A no-op on TCP; over TLS it sends what the session still holds.
+    tcp.flush().await?;
     if closing {
         return tcp.shutdown().await;
     }
@@ -96,6 +132,7 @@ async fn connection(mut tcp: TcpStream) -> std::io::Result<()> {
         let closing = state.feed(&mut parser, &buf[..n], &mut out);
         if !out.is_empty() {
             tcp.write_all(&out).await?;
+            tcp.flush().await?;
         }
         if closing {
             return tcp.shutdown().await;
@@ -103,8 +140,8 @@ async fn connection(mut tcp: TcpStream) -> std::io::Result<()> {
     }
 }
 
-async fn refuse(
-    tcp: &mut TcpStream,
+async fn refuse<S: Stream>(
+    tcp: &mut S,
     e: &wschaos_codec::handshake::HandshakeError,
 ) -> std::io::Result<()> {
     tcp.write_all(&build_error_response(e)).await?;

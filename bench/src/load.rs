@@ -2,18 +2,24 @@
 //! connection sends one masked binary message, waits for its whole echo (checked
 //! byte for byte), records the round trip and sends the next. After a warm-up,
 //! messages whose echo completes inside the measured window count; the run
-//! stops by itself once the window ends.
+//! stops by itself once the window ends. `wss://` URLs connect over TLS,
+//! trusting only the CA in `--ca-file`.
 
+use std::io;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
+use tokio_rustls::TlsConnector;
 use wschaos_codec::encode::write_frame;
 use wschaos_codec::frame::{Data, FrameHeader, OpCode};
 use wschaos_codec::handshake::{RequestBuilder, generate_key, parse_response, validate_response};
@@ -38,6 +44,8 @@ pub struct LoadConfig {
     pub secs: f64,
     /// Traffic before the window, not counted.
     pub warmup_secs: f64,
+    /// For `wss://`: the PEM file of the CA to trust (nothing else is trusted).
+    pub ca_file: Option<PathBuf>,
 }
 
 /// The outcome of one run; [`LoadResult::to_json`] is the line `load` prints.
@@ -84,12 +92,13 @@ pub async fn run(cfg: &LoadConfig) -> anyhow::Result<LoadResult> {
     if !secs_ok || !(0.0..=3600.0).contains(&cfg.warmup_secs) {
         bail!("--secs must be in (0, 3600] and --warmup-secs in [0, 3600]");
     }
+    let tls = tls_for(&url, cfg.ca_file.as_deref())?;
     // Connect everything first, so the window measures steady traffic only.
     let mut connecting = JoinSet::new();
     for i in 0..cfg.conns {
-        let url = url.clone();
+        let (url, tls) = (url.clone(), tls.clone());
         connecting.spawn(async move {
-            tokio::time::timeout(CONNECT_TIMEOUT, connect(&url, i as u64))
+            tokio::time::timeout(CONNECT_TIMEOUT, connect(&url, tls.as_ref(), i as u64))
                 .await
                 .map_err(|_| anyhow::anyhow!("connecting to {} timed out", url.addr))?
         });
@@ -138,20 +147,97 @@ pub async fn run(cfg: &LoadConfig) -> anyhow::Result<LoadResult> {
     })
 }
 
-/// One open WebSocket connection, past the handshake.
-struct Conn {
-    tcp: TcpStream,
+/// The TLS client for `url`: one for `wss://` (which needs `ca_file`), none for
+/// `ws://` (which takes no `ca_file`).
+fn tls_for(url: &LoopbackUrl, ca_file: Option<&Path>) -> anyhow::Result<Option<TlsConnector>> {
+    match (url.tls, ca_file) {
+        (true, Some(ca)) => Ok(Some(crate::tls::connector(ca)?)),
+        (true, None) => {
+            bail!("a wss:// URL needs --ca-file (the CA that signed the server's certificate)")
+        }
+        (false, Some(_)) => bail!("--ca-file is for wss:// URLs only"),
+        (false, None) => Ok(None),
+    }
 }
 
-async fn connect(url: &LoopbackUrl, i: u64) -> anyhow::Result<Conn> {
-    let mut tcp = TcpStream::connect(url.addr)
+/// A connection to the server under load: TCP, or TLS over TCP.
+enum Stream {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Tls(s) => Pin::new(s).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Tls(s) => Pin::new(s).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
+            Stream::Tls(s) => Pin::new(s).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Tls(s) => Pin::new(s).poll_shutdown(cx),
+        }
+    }
+}
+
+/// One open WebSocket connection, past the handshake.
+struct Conn {
+    tcp: Stream,
+}
+
+impl Conn {
+    /// Writes `bytes` whole and sends them (over TLS, what the session holds too).
+    async fn send(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.tcp.write_all(bytes).await?;
+        self.tcp.flush().await
+    }
+}
+
+async fn connect(url: &LoopbackUrl, tls: Option<&TlsConnector>, i: u64) -> anyhow::Result<Conn> {
+    let tcp = TcpStream::connect(url.addr)
         .await
         .with_context(|| format!("cannot connect to {}", url.addr))?;
     tcp.set_nodelay(true)?;
+    let mut tcp = match (url.tls, tls) {
+        (false, _) => Stream::Plain(tcp),
+        (true, Some(tls)) => Stream::Tls(Box::new(
+            tls.connect(crate::tls::server_name(), tcp)
+                .await
+                .with_context(|| format!("TLS handshake with {} failed", url.addr))?,
+        )),
+        (true, None) => bail!("a wss:// URL needs --ca-file"),
+    };
     let mut rng = SmallRng::seed_from_u64(0x5eed ^ i);
     let key = generate_key(rng.random());
     let request = RequestBuilder::new(url.host.as_str(), url.path.as_str(), key.as_str()).build();
     tcp.write_all(&request).await?;
+    tcp.flush().await?;
     let mut head = Vec::new();
     let mut buf = [0u8; 4096];
     loop {
@@ -200,7 +286,7 @@ impl Conn {
             frame.clear();
             let header = FrameHeader::new(OpCode::BINARY, Some(rng.random()), size as u64);
             write_frame(&header, &payload, &mut frame)?;
-            self.tcp.write_all(&frame).await?;
+            self.send(&frame).await?;
             self.receive(&mut parser, &mut rbuf, &payload).await?;
             let done = Instant::now();
             if done >= from && done <= until {
@@ -273,8 +359,14 @@ impl Conn {
 /// connect, an upgrade, one 20-byte echo and a Close handshake; no test cases.
 /// Returns the wall time. `scripts/bench-checker` sets it beside the full
 /// catalogue run against the same server with the same concurrency.
-pub async fn sessions(url: &str, count: usize, jobs: usize) -> anyhow::Result<Duration> {
+pub async fn sessions(
+    url: &str,
+    ca_file: Option<&Path>,
+    count: usize,
+    jobs: usize,
+) -> anyhow::Result<Duration> {
     let url = LoopbackUrl::parse(url)?;
+    let tls = tls_for(&url, ca_file)?;
     if count == 0 || jobs == 0 || count > 100_000 || jobs > 1024 {
         bail!("--count must be in 1..=100000 and --jobs in 1..=1024");
     }
@@ -282,10 +374,10 @@ pub async fn sessions(url: &str, count: usize, jobs: usize) -> anyhow::Result<Du
     let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(jobs));
     let mut running = JoinSet::new();
     for i in 0..count {
-        let (url, permits) = (url.clone(), permits.clone());
+        let (url, tls, permits) = (url.clone(), tls.clone(), permits.clone());
         running.spawn(async move {
             let _permit = permits.acquire_owned().await?;
-            tokio::time::timeout(ECHO_GRACE, session(&url, i as u64))
+            tokio::time::timeout(ECHO_GRACE, session(&url, tls.as_ref(), i as u64))
                 .await
                 .map_err(|_| anyhow::anyhow!("session {i} took over {ECHO_GRACE:?}"))?
         });
@@ -296,8 +388,8 @@ pub async fn sessions(url: &str, count: usize, jobs: usize) -> anyhow::Result<Du
     Ok(started.elapsed())
 }
 
-async fn session(url: &LoopbackUrl, i: u64) -> anyhow::Result<()> {
-    let mut conn = connect(url, i).await?;
+async fn session(url: &LoopbackUrl, tls: Option<&TlsConnector>, i: u64) -> anyhow::Result<()> {
+    let mut conn = connect(url, tls, i).await?;
     let mut rng = SmallRng::seed_from_u64(0xc105e ^ i);
     let payload = [b'x'; 20];
     let mut frame = Vec::with_capacity(64);
@@ -306,7 +398,7 @@ async fn session(url: &LoopbackUrl, i: u64) -> anyhow::Result<()> {
         &payload,
         &mut frame,
     )?;
-    conn.tcp.write_all(&frame).await?;
+    conn.send(&frame).await?;
     let mut rbuf = vec![0u8; 4096];
     conn.receive(&mut FrameParser::new(), &mut rbuf, &payload)
         .await?;
@@ -317,7 +409,7 @@ async fn session(url: &LoopbackUrl, i: u64) -> anyhow::Result<()> {
         &close,
         &mut frame,
     )?;
-    conn.tcp.write_all(&frame).await?;
+    conn.send(&frame).await?;
     // The server's Close, then its end of the TCP connection.
     let mut parser = FrameParser::new();
     let mut closed = false;

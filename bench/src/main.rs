@@ -3,17 +3,18 @@
 //! line 1 and serve until killed; `load` prints one JSON line and exits.
 
 use std::io::Write as _;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use wschaos_bench::{copy_proxy, echo, load, loopback_addr};
+use wschaos_bench::{copy_proxy, echo, load, loopback_addr, tls, tls_copy_proxy};
 
 #[derive(Parser)]
 #[command(
     name = "wschaos-bench",
     version,
-    about = "Proxy throughput benchmark pieces: load generator, echo server, plain copy proxy"
+    about = "Proxy throughput benchmark pieces: load generator, echo server, plain copy proxies (TCP, TLS)"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -34,19 +35,49 @@ enum Command {
         #[arg(long)]
         threads: Option<usize>,
     },
-    /// Lean frame-level echo server on the codec; prints `listening on ws://ADDR/`.
+    /// Plain TLS-terminating copy proxy (the floor of the TLS rows): TLS from the
+    /// client, TLS to the upstream, bytes copied between; prints its address.
+    TlsCopyProxy {
+        #[arg(long)]
+        listen: String,
+        /// 127.0.0.1:PORT of a TLS server to relay to.
+        #[arg(long)]
+        upstream: String,
+        /// Certificate (PEM, leaf first) presented to clients.
+        #[arg(long)]
+        tls_cert: PathBuf,
+        /// Its private key (PEM).
+        #[arg(long)]
+        tls_key: PathBuf,
+        /// CA (PEM) that signed the upstream's certificate; nothing else is trusted.
+        #[arg(long)]
+        upstream_ca: PathBuf,
+        #[arg(long)]
+        threads: Option<usize>,
+    },
+    /// Lean frame-level echo server on the codec; prints `listening on ws://ADDR/`
+    /// (`wss://` with --tls-cert and --tls-key).
     EchoServer {
         #[arg(long)]
         listen: String,
+        /// Serve wss://: certificate (PEM, leaf first).
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// Serve wss://: private key (PEM).
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
         /// Runtime worker threads (default: tokio's, as `wschaos-target server`).
         #[arg(long)]
         threads: Option<usize>,
     },
     /// Closed-loop echo load; prints one JSON line.
     Load {
-        /// ws://127.0.0.1:PORT/ (no other host is accepted).
+        /// ws://127.0.0.1:PORT/ or wss://127.0.0.1:PORT/ (no other host is accepted).
         #[arg(long)]
         url: String,
+        /// For wss://: the CA (PEM) to trust, e.g. make-certs' ca.pem.
+        #[arg(long)]
+        ca_file: Option<PathBuf>,
         /// Payload bytes per message.
         #[arg(long)]
         size: usize,
@@ -66,14 +97,20 @@ enum Command {
     /// The checker's floor: COUNT bare sessions (upgrade, one echo, Close), JOBS
     /// at a time; prints one JSON line with the wall time.
     Sessions {
-        /// ws://127.0.0.1:PORT/ (no other host is accepted).
+        /// ws://127.0.0.1:PORT/ or wss://127.0.0.1:PORT/ (no other host is accepted).
         #[arg(long)]
         url: String,
+        /// For wss://: the CA (PEM) to trust.
+        #[arg(long)]
+        ca_file: Option<PathBuf>,
         #[arg(long)]
         count: usize,
         #[arg(long, default_value_t = 16)]
         jobs: usize,
     },
+    /// Writes a private CA and a server certificate for 127.0.0.1 into DIR:
+    /// ca.pem, cert.pem, key.pem (for the TLS rows); prints DIR.
+    MakeCerts { dir: PathBuf },
 }
 
 fn runtime(threads: Option<usize>) -> anyhow::Result<tokio::runtime::Runtime> {
@@ -133,14 +170,52 @@ fn run(command: Command) -> anyhow::Result<()> {
                 |l| copy_proxy::serve(l, upstream),
             )
         }
-        Command::EchoServer { listen, threads } => serve_on(
-            &listen,
+        Command::TlsCopyProxy {
+            listen,
+            upstream,
+            tls_cert,
+            tls_key,
+            upstream_ca,
             threads,
-            |a| format!("listening on ws://{a}/"),
-            echo::serve,
-        ),
+        } => {
+            let upstream = loopback_addr("upstream", &upstream)?;
+            let tls = tls_copy_proxy::Tls {
+                accept: tls::acceptor(&tls_cert, &tls_key)?,
+                connect: tls::connector(&upstream_ca)?,
+            };
+            serve_on(
+                &listen,
+                threads,
+                |a| a.to_string(),
+                |l| tls_copy_proxy::serve(l, upstream, tls),
+            )
+        }
+        Command::EchoServer {
+            listen,
+            tls_cert,
+            tls_key,
+            threads,
+        } => {
+            let acceptor = match (tls_cert, tls_key) {
+                (Some(cert), Some(key)) => Some(tls::acceptor(&cert, &key)?),
+                _ => None,
+            };
+            let scheme = if acceptor.is_some() { "wss" } else { "ws" };
+            serve_on(
+                &listen,
+                threads,
+                |a| format!("listening on {scheme}://{a}/"),
+                |l| echo::serve(l, acceptor),
+            )
+        }
+        Command::MakeCerts { dir } => {
+            tls::make_certs(&dir)?;
+            println!("{}", dir.display());
+            Ok(())
+        }
         Command::Load {
             url,
+            ca_file,
             size,
             conns,
             secs,
@@ -153,13 +228,20 @@ fn run(command: Command) -> anyhow::Result<()> {
                 conns,
                 secs,
                 warmup_secs,
+                ca_file,
             };
             let result = runtime(Some(threads))?.block_on(load::run(&cfg))?;
             println!("{}", result.to_json());
             Ok(())
         }
-        Command::Sessions { url, count, jobs } => {
-            let wall = runtime(None)?.block_on(load::sessions(&url, count, jobs))?;
+        Command::Sessions {
+            url,
+            ca_file,
+            count,
+            jobs,
+        } => {
+            let wall =
+                runtime(None)?.block_on(load::sessions(&url, ca_file.as_deref(), count, jobs))?;
             let json = serde_json::json!({
                 "sessions": count,
                 "jobs": jobs,

@@ -17,7 +17,9 @@ async fn start_copy_proxy(upstream: SocketAddr) -> SocketAddr {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn load_binary_through_copy_proxy_prints_one_json_line() {
-    let echo = echo::spawn("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let echo = echo::spawn("127.0.0.1:0".parse().unwrap(), None)
+        .await
+        .unwrap();
     let proxy = start_copy_proxy(echo).await;
     let url = format!("ws://{proxy}/");
     let out = tokio::time::timeout(
@@ -55,7 +57,9 @@ async fn load_binary_through_copy_proxy_prints_one_json_line() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn load_in_process_covers_sizes_and_fragmented_echo_paths() {
-    let echo = echo::spawn("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let echo = echo::spawn("127.0.0.1:0".parse().unwrap(), None)
+        .await
+        .unwrap();
     // 0 bytes (empty frame), one that needs the 16-bit length, and one larger
     // than a proxy buffer, so echoes arrive in several reads.
     for size in [0, 200, 100_000] {
@@ -65,6 +69,7 @@ async fn load_in_process_covers_sizes_and_fragmented_echo_paths() {
             conns: 2,
             secs: 0.2,
             warmup_secs: 0.0,
+            ca_file: None,
         })
         .await
         .unwrap();
@@ -98,6 +103,7 @@ async fn load_against_the_tungstenite_echo_server() {
         conns: 2,
         secs: 0.2,
         warmup_secs: 0.0,
+        ca_file: None,
     })
     .await
     .unwrap();
@@ -109,21 +115,27 @@ async fn load_against_the_tungstenite_echo_server() {
 async fn sessions_complete_the_close_handshake_against_both_servers() {
     // The lean echo server and the tokio-tungstenite sample server both answer
     // the Close; the floor counts only sessions that ended with one.
-    let lean = echo::spawn("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let lean = echo::spawn("127.0.0.1:0".parse().unwrap(), None)
+        .await
+        .unwrap();
     let sample =
         wschaos_targets::spawn_echo_server("127.0.0.1:0", wschaos_targets::ServerFlaw::None)
             .await
             .unwrap();
     for url in [format!("ws://{lean}/"), format!("ws://{}/", sample.addr)] {
-        let wall = tokio::time::timeout(Duration::from_secs(20), load::sessions(&url, 20, 4))
+        let wall = tokio::time::timeout(Duration::from_secs(20), load::sessions(&url, None, 20, 4))
             .await
             .expect("sessions must stop by themselves")
             .unwrap_or_else(|e| panic!("{url}: {e:#}"));
         assert!(wall > Duration::ZERO);
     }
-    assert!(load::sessions("ws://10.1.2.3:80/", 1, 1).await.is_err());
     assert!(
-        load::sessions(&format!("ws://{lean}/"), 0, 1)
+        load::sessions("ws://10.1.2.3:80/", None, 1, 1)
+            .await
+            .is_err()
+    );
+    assert!(
+        load::sessions(&format!("ws://{lean}/"), None, 0, 1)
             .await
             .is_err()
     );
