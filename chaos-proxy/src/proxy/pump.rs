@@ -283,7 +283,9 @@ where
                 }
             } else {
                 // Released in order: never before the chunk ahead of it.
-                let at = Instant::now() + shape.delay;
+                // Delays are bounded (a day at most); checked all the same.
+                let now = Instant::now();
+                let at = now.checked_add(shape.delay).unwrap_or(now);
                 let release = queue.back().map_or(at, |q| q.release.max(at));
                 queued += out.len();
                 queue.push_back(Queued {

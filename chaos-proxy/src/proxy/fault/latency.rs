@@ -9,7 +9,7 @@ use rand_chacha::ChaCha8Rng;
 use super::{Fault, FaultKind, FaultSpec, Shape, SpecError, TransportFault};
 
 pub const HELP: &str = "latency:ms=N(100),jitter=N(0) — holds each chunk N ms plus up to jitter ms \
-                        (seeded); the connection keeps working";
+                        (seeded; each at most 86400000); the connection keeps working";
 
 #[derive(Debug)]
 pub struct Latency {
@@ -22,8 +22,8 @@ pub struct Latency {
 impl Latency {
     pub fn from_spec(spec: &FaultSpec) -> Result<Self, SpecError> {
         spec.only(&["ms", "jitter"])?;
-        let ms = spec.param::<u64>("ms")?.unwrap_or(100);
-        let jitter = spec.param::<u64>("jitter")?.unwrap_or(0);
+        let ms = spec.ranged("ms", 0..=super::MAX_MS)?.unwrap_or(100);
+        let jitter = spec.ranged("jitter", 0..=super::MAX_MS)?.unwrap_or(0);
         Ok(Latency { ms, jitter })
     }
 }

@@ -47,6 +47,9 @@ pub struct Entry {
 }
 
 /// Every fault, in the order `--help` lists them. A name is written here only.
+/// The longest time any fault key takes (a day, as the command line's time options).
+pub const MAX_MS: u64 = 86_400_000;
+
 pub const REGISTRY: &[Entry] = &[
     Entry {
         name: "flip-mask",
@@ -448,6 +451,14 @@ mod tests {
             ("bandwidth", "kbps"),
             ("latency:delay=5", "keys: ms, jitter"),
             ("latency:ms=soon", "ms=soon"),
+            // The extremes of every time key: refused, never an overflow later.
+            (
+                "latency:ms=18446744073709551615",
+                "ms=18446744073709551615 is not a whole number in 0..=86400000",
+            ),
+            ("latency:jitter=86400001", "jitter=86400001"),
+            ("flip-mask:after=18446744073709551615m", "at most a day"),
+            ("reset:after=1441m", "at most a day"),
             ("", "expected NAME"),
             ("flip-mask@c2s:p=0.1,p=0.2", "key p given twice"),
             ("set-rsv:bit=1,bit=2", "key bit given twice"),

@@ -14,7 +14,7 @@ pub const HELP: &str = "slow-close:ms=N(required) — when a side ends (EOF), pa
                         working";
 
 /// The longest hold: one day (a shutdown cuts it short after its grace).
-pub const MAX_MS: u64 = 86_400_000;
+pub use super::MAX_MS;
 
 #[derive(Debug)]
 pub struct SlowClose {

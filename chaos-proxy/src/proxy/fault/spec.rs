@@ -146,7 +146,9 @@ impl FaultSpec {
                 }
                 "after" => {
                     trigger.after = Some(parse_duration(v).ok_or_else(|| {
-                        bad(format!("after={v} is not a duration like 500ms or 2s"))
+                        bad(format!(
+                            "after={v} is not a duration like 500ms, 2s or 5m (at most a day)"
+                        ))
                     })?)
                 }
                 _ => {
@@ -247,13 +249,15 @@ impl FaultSpec {
 }
 
 /// `500ms`, `2s` or `1m`.
+/// `500ms`, `2s`, `5m`, at most a day ([`super::MAX_MS`]); `None` otherwise.
 fn parse_duration(v: &str) -> Option<Duration> {
     let (num, unit) = v.split_at(v.find(|c: char| !c.is_ascii_digit())?);
     let n: u64 = num.parse().ok()?;
-    match unit {
-        "ms" => Some(Duration::from_millis(n)),
-        "s" => Some(Duration::from_secs(n)),
-        "m" => Some(Duration::from_secs(n * 60)),
+    let ms = match unit {
+        "ms" => Some(n),
+        "s" => n.checked_mul(1000),
+        "m" => n.checked_mul(60_000),
         _ => None,
-    }
+    }?;
+    (ms <= super::MAX_MS).then(|| Duration::from_millis(ms))
 }

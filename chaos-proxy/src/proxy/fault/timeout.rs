@@ -15,7 +15,7 @@ pub const HELP: &str = "timeout:ms=N(required) — drops every byte in its direc
                         only drops; at most 86400000); nothing is owed (info)";
 
 /// The longest wait before the close: one day.
-pub const MAX_MS: u64 = 86_400_000;
+pub use super::MAX_MS;
 
 #[derive(Debug)]
 pub struct Timeout {
