@@ -498,3 +498,55 @@ fn the_command_line_verifies_warns_and_prints_fingerprints() {
         "no client came: exit 2"
     );
 }
+
+/// A TLS client that reads slowly, through a proxy terminating TLS, from a
+/// server that sends a lot and then waits: every byte arrives. (A TLS stream
+/// may keep the ciphertext of a write it accepted while the socket was full
+/// until it is flushed; the proxy flushes every write.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_reader_behind_tls_gets_every_byte() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    const SIZE: usize = 8 << 20;
+    let pki = Pki::new("slow-reader");
+    let upstream = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let up_addr = upstream.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        let (mut s, _) = upstream.accept().await.unwrap();
+        let data: Vec<u8> = (0..SIZE).map(|i| (i % 251) as u8).collect();
+        s.write_all(&data).await.unwrap();
+        // Stays open: no end of stream flushes what the proxy holds.
+        tokio::time::sleep(Duration::from_secs(30)).await;
+    });
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let state = std::sync::Arc::new(wschaos::proxy::state::ProxyState::new(Vec::new()).unwrap());
+    let mut cfg = wschaos::proxy::server::ProxyConfig::new(up_addr.to_string(), 1, state);
+    cfg.tls.listen = Some(Acceptor::from_pem_files(&pki.cert, &pki.key).unwrap());
+    cfg.handshake_timeout = Duration::from_secs(30);
+    let (stop, mut stop_rx) = tokio::sync::watch::channel(false);
+    let proxy = tokio::spawn(wschaos::proxy::server::run(listener, cfg, async move {
+        let _ = stop_rx.wait_for(|v| *v).await;
+    }));
+    let connector = Connector::new(&Trust::CaFile(pki.ca.clone())).unwrap();
+    let mut conn = wschaos::tls::connect("127.0.0.1", addr.port(), Some(&connector))
+        .await
+        .unwrap();
+    // A slow reader: the buffers on the way stay full, up to the last write.
+    let mut got = Vec::with_capacity(SIZE);
+    let mut chunk = vec![0u8; 64 * 1024];
+    let read = async {
+        while got.len() < SIZE {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+            let n = conn.read(&mut chunk).await.unwrap();
+            assert!(n > 0, "end of stream after {} bytes", got.len());
+            got.extend_from_slice(&chunk[..n]);
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), read)
+        .await
+        .unwrap_or_else(|_| panic!("stalled: not every byte within 30 s"));
+    assert!(got.iter().enumerate().all(|(i, b)| *b == (i % 251) as u8));
+    let _ = stop.send(true);
+    let _ = proxy.await;
+    server.abort();
+}

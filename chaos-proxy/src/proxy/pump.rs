@@ -334,11 +334,19 @@ async fn write<W: AsyncWrite + Unpin>(
 ) -> Result<(), WriteEnd> {
     if !resettable && shape.slice == usize::MAX && shape.kbps == u64::MAX {
         // The plain path: no fault shapes this write and none can interrupt it.
-        return to.write_all(bytes).await.map_err(|_| WriteEnd::Io);
+        // The flush matters for TLS: a TLS stream may take the bytes and keep
+        // their ciphertext while the socket is full, until flushed (a no-op on
+        // plain TCP).
+        let io = async {
+            to.write_all(bytes).await?;
+            to.flush().await
+        };
+        return io.await.map_err(|_| WriteEnd::Io);
     }
     let io = async {
         if shape.slice == usize::MAX {
             to.write_all(bytes).await?;
+            to.flush().await?;
         } else {
             for piece in bytes.chunks(shape.slice) {
                 to.write_all(piece).await?;
