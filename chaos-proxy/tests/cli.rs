@@ -49,14 +49,24 @@ fn unreachable_target_is_exit_2_never_a_pass() {
 fn bad_url_and_bad_case_glob_are_exit_2() {
     for url in [
         "http://127.0.0.1:1/",
-        "wss://127.0.0.1:1/",
         "ws://127.0.0.1:0/",
         "ws://",
+        "wss://",
     ] {
         let out = wschaos(&["check-server", "--target", url]);
         assert_eq!(out.status.code(), Some(2), "{url}");
         assert!(one_line_error(&out).contains("bad target URL"), "{url}");
     }
+    // wss:// is a target like any other: nothing listening is one line.
+    let out = wschaos(&[
+        "check-server",
+        "--target",
+        "wss://127.0.0.1:1/",
+        "--seed",
+        "1",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(one_line_error(&out).contains("cannot connect to 127.0.0.1:1"));
     let out = wschaos(&["check-client", "--listen", "not-an-address"]);
     assert_eq!(out.status.code(), Some(2));
     one_line_error(&out);

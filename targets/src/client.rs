@@ -107,6 +107,9 @@ pub async fn run_echo_client(
 /// handshake the client rejects is an outcome, not an error.
 pub async fn run_echo_client_once(url: &str, opts: &ClientOptions) -> anyhow::Result<String> {
     let url = WsUrl::parse(url)?;
+    if url.tls {
+        bail!("{url}: the sample client speaks plain ws:// only");
+    }
     let connect_to = url.authority();
     let mut tcp = timeout(opts.timeout, TcpStream::connect(&connect_to))
         .await
@@ -354,9 +357,21 @@ mod tests {
             (u.host_header(), u.authority(), u.path.as_str()),
             ("[::1]".into(), "[::1]:80".into(), "/?x=1")
         );
-        for bad in ["wss://h/", "http://h/", "ws:///x", "ws://u@h/"] {
+        for bad in ["http://h/", "ws:///x", "ws://u@h/"] {
             assert!(WsUrl::parse(bad).is_err(), "{bad}");
         }
+        // The sample client speaks plain ws:// only.
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let e = rt
+            .block_on(run_echo_client_once(
+                "wss://127.0.0.1:1/",
+                &ClientOptions::default(),
+            ))
+            .unwrap_err();
+        assert!(e.to_string().contains("ws:// only"), "{e}");
     }
 
     #[test]
