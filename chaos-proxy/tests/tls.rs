@@ -127,6 +127,24 @@ fn differences(
     diff
 }
 
+/// Every one of `total` cases has the same verdict in both runs, and the runs
+/// are not ones where nothing happened (most cases pass).
+fn assert_same_verdicts(
+    plain: &HashMap<String, CaseResult>,
+    tls: &HashMap<String, CaseResult>,
+    total: usize,
+) {
+    assert_eq!(tls.len(), total);
+    let diff = differences(plain, tls);
+    assert!(
+        diff.is_empty(),
+        "{} of {total} differ: {diff:#?}",
+        diff.len()
+    );
+    let passed = tls.values().filter(|r| r.verdict == Verdict::Pass).count();
+    assert!(passed > total / 2, "{passed} passed of {total}");
+}
+
 /// The bulk cases run over TLS: one of each family, small enough for a debug build.
 const BULK_SAMPLE: [&str; 4] = [
     "limits.text-64k",
@@ -156,21 +174,7 @@ async fn check_server_over_wss_gives_the_verdicts_of_plain_ws() {
     let connector = Connector::new(&Trust::CaFile(pki.ca.clone())).unwrap();
     let plain = by_id(run_suite(&server_check(&plain_url, None), cases.clone()).await);
     let tls = by_id(run_suite(&server_check(&tls_url, Some(connector)), cases.clone()).await);
-    assert_eq!(tls.len(), cases.len());
-    let diff = differences(&plain, &tls);
-    assert!(
-        diff.is_empty(),
-        "{} of {} differ: {diff:#?}",
-        diff.len(),
-        cases.len()
-    );
-    // Not a run where nothing happened: the usual mix of verdicts.
-    let passed = tls.values().filter(|r| r.verdict == Verdict::Pass).count();
-    assert!(
-        passed > cases.len() / 2,
-        "{passed} passed of {}",
-        cases.len()
-    );
+    assert_same_verdicts(&plain, &tls, cases.len());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -233,19 +237,7 @@ async fn check_client_serves_wss_with_the_verdicts_of_plain_ws() {
     };
     let plain = run(None).await;
     let tls = run(Some(Acceptor::from_pem_files(&pki.cert, &pki.key).unwrap())).await;
-    let diff = differences(&plain, &tls);
-    assert!(
-        diff.is_empty(),
-        "{} of {} differ: {diff:#?}",
-        diff.len(),
-        cases.len()
-    );
-    let passed = tls.values().filter(|r| r.verdict == Verdict::Pass).count();
-    assert!(
-        passed > cases.len() / 2,
-        "{passed} passed of {}",
-        cases.len()
-    );
+    assert_same_verdicts(&plain, &tls, cases.len());
 }
 
 /// A `wschaos proxy` child with `args`; returns its guard and listen address.
