@@ -98,7 +98,39 @@ async fn the_conforming_server_gives_no_finding() {
     assert_eq!(code, Some(0), "{err}\n{:#?}", findings(&dir));
     assert!(err.contains("fuzz: 1500 runs"), "{err}");
     assert!(err.contains("0 finding(s)"), "{err}");
+    // Recorded traffic as more seeds (a proxy recording's client side; the
+    // server side is left out): still nothing to find.
+    let corpus = dir.with_extension("corpus");
+    std::fs::create_dir_all(&corpus).unwrap();
+    let text = |s: &str| {
+        wschaos_codec::encode::Frame::text(s)
+            .masked([9, 8, 7, 6])
+            .encode()
+            .unwrap()
+    };
+    std::fs::write(
+        corpus.join("conn-1-c2s.bin"),
+        [text("a"), text("bc")].concat(),
+    )
+    .unwrap();
+    std::fs::write(corpus.join("conn-1-s2c.bin"), b"\x81\x01a").unwrap();
+    let (code, _, err) = wschaos(&[
+        "fuzz",
+        "--target",
+        &url,
+        "--runs",
+        "300",
+        "--seed",
+        "4",
+        "--corpus",
+        corpus.to_str().unwrap(),
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("corpus: 1 recorded input(s)"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&corpus);
     server.shutdown().await;
 }
 

@@ -47,6 +47,11 @@ pub struct Fuzz {
     /// address is printed). Every connection it makes runs the next input.
     #[arg(long, value_name = "HOST:PORT")]
     pub listen: Option<String>,
+    /// Recorded traffic to mutate besides the catalogue's cases (repeatable): a
+    /// `proxy --record` directory (the direction the endpoint receives is taken),
+    /// repro files, earlier findings. At most 10000 files, 64 KiB of each.
+    #[arg(long = "corpus", value_name = "DIR")]
+    pub corpus: Vec<PathBuf>,
     /// With --listen: end the run when the client has not connected for this many
     /// seconds (1 to 86400).
     #[arg(long, value_name = "S", default_value_t = 30)]
@@ -115,6 +120,16 @@ impl RunCommand for Fuzz {
         let wait = Duration::from_secs(bounded("--wait-s", self.wait_s, MAX_MS / 1000)?);
         ensure_writable_dir("--out", &self.out)?;
         let seed = seed_or_random(self.seed);
+        let receiver = if self.listen.is_some() {
+            wschaos_codec::Role::Client
+        } else {
+            wschaos_codec::Role::Server
+        };
+        let corpus =
+            crate::fuzz::read_corpus(&self.corpus, receiver).map_err(anyhow::Error::msg)?;
+        if !self.corpus.is_empty() {
+            eprintln!("corpus: {} recorded input(s) to mutate", corpus.len());
+        }
         let (endpoint, replay_with) = match (&self.target, &self.listen) {
             (Some(target), _) => {
                 let target = WsUrl::parse(target)?;
@@ -154,6 +169,7 @@ impl RunCommand for Fuzz {
         };
         let cfg = FuzzConfig {
             endpoint,
+            corpus,
             seed,
             runs: self.runs,
             duration,

@@ -168,6 +168,55 @@ pub struct FuzzConfig {
     /// How `wschaos replay` reaches the endpoint again (`--target URL` or
     /// `--listen ADDR`), for the findings' command lines.
     pub replay_with: String,
+    /// Recorded traffic to mutate besides the catalogue's cases (`--corpus`):
+    /// what the endpoint's peer sent, as `proxy --record` saves it.
+    pub corpus: Vec<Vec<u8>>,
+}
+
+/// Files `--corpus` reads at most, and how much of each is kept as a seed
+/// (mutations act near the start; a long recording would only make long inputs).
+pub const MAX_CORPUS_FILES: usize = 10_000;
+pub const MAX_SEED_BYTES: usize = 64 * 1024;
+
+/// The seeds in `dirs` for an endpoint of role `receiver`: every regular file,
+/// in name order, but a proxy recording of the other direction (`-s2c.bin` is
+/// what a client receives, `-c2s.bin` what a server does) and the `.note`
+/// files beside them. At most [`MAX_CORPUS_FILES`], each cut to
+/// [`MAX_SEED_BYTES`]; an unreadable directory is a one-line error.
+pub fn read_corpus(dirs: &[PathBuf], receiver: Role) -> Result<Vec<Vec<u8>>, String> {
+    let other = match receiver {
+        Role::Server => "-s2c.bin",
+        Role::Client => "-c2s.bin",
+    };
+    let mut seeds = Vec::new();
+    for dir in dirs {
+        let entries =
+            std::fs::read_dir(dir).map_err(|e| format!("--corpus {}: {e}", dir.display()))?;
+        let mut paths: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file())
+            .filter(|p| {
+                let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
+                name.is_some_and(|n| {
+                    !n.ends_with(other) && !n.ends_with(".note") && !n.ends_with(".jsonl")
+                })
+            })
+            .collect();
+        paths.sort();
+        for path in paths {
+            if seeds.len() >= MAX_CORPUS_FILES {
+                return Ok(seeds);
+            }
+            use std::io::Read as _;
+            let mut bytes = Vec::new();
+            let read = std::fs::File::open(&path)
+                .and_then(|f| f.take(MAX_SEED_BYTES as u64).read_to_end(&mut bytes));
+            if read.is_ok() && !bytes.is_empty() {
+                seeds.push(bytes);
+            }
+        }
+    }
+    Ok(seeds)
 }
 
 /// A disagreement between the oracle and the endpoint.
@@ -490,6 +539,7 @@ pub async fn run(cfg: &FuzzConfig, stop: impl std::future::Future<Output = ()>) 
             .into_iter()
             .filter(|c| c.bulk.is_none() && c.setup == Setup::Plain && !c.bytes.is_empty())
             .map(|c| c.bytes)
+            .chain(cfg.corpus.iter().cloned())
             .collect(),
     );
     let shared = Arc::new(Mutex::new(Shared {
@@ -708,6 +758,25 @@ mod tests {
         let close = Frame::close(1000, b"").masked(key).encode().unwrap();
         assert!(judged(Role::Server, &[ok.clone(), close.clone()].concat()).is_none());
         assert!(judged(Role::Server, &close).is_some());
+    }
+
+    #[test]
+    fn a_corpus_keeps_the_direction_the_endpoint_receives() {
+        let dir = std::env::temp_dir().join(format!("wschaos-corpus-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("conn-1-c2s.bin"), b"to the server").unwrap();
+        std::fs::write(dir.join("conn-1-s2c.bin"), b"to the client").unwrap();
+        std::fs::write(dir.join("conn-1.note"), b"a note").unwrap();
+        std::fs::write(dir.join("big.bin"), vec![7u8; MAX_SEED_BYTES + 1]).unwrap();
+        let server = read_corpus(std::slice::from_ref(&dir), Role::Server).unwrap();
+        assert_eq!(server.len(), 2);
+        assert_eq!(server[0].len(), MAX_SEED_BYTES, "cut to the seed size");
+        assert_eq!(server[1], b"to the server");
+        let client = read_corpus(std::slice::from_ref(&dir), Role::Client).unwrap();
+        assert_eq!(client[1], b"to the client");
+        let e = read_corpus(&[dir.join("missing")], Role::Server).unwrap_err();
+        assert!(e.starts_with("--corpus ") && e.contains("missing"), "{e}");
+        std::fs::remove_dir_all(dir).ok();
     }
 
     #[test]
