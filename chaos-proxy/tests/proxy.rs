@@ -10,102 +10,15 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
-use wschaos::proxy::fault::FaultSpec;
-use wschaos::proxy::server::{ProxyConfig, ReportLine, Totals, run};
-use wschaos::proxy::state::ProxyState;
 use wschaos::report::{Observed, Verdict};
 use wschaos_codec::CloseCode;
 use wschaos_targets::{ClientOptions, ServerFlaw, run_echo_client_once, spawn_echo_server};
 
-struct Proxy {
-    addr: SocketAddr,
-    state: std::sync::Arc<ProxyState>,
-    stop: watch::Sender<bool>,
-    task: JoinHandle<Totals>,
-    lines: mpsc::Receiver<ReportLine>,
-}
+mod inproc;
 
-impl Proxy {
-    async fn start(upstream: SocketAddr, faults: &[&str], seed: u64, reaction_ms: u64) -> Proxy {
-        Proxy::start_recording(upstream, faults, seed, reaction_ms, None).await
-    }
-
-    async fn start_recording(
-        upstream: SocketAddr,
-        faults: &[&str],
-        seed: u64,
-        reaction_ms: u64,
-        record: Option<std::path::PathBuf>,
-    ) -> Proxy {
-        Proxy::start_with(upstream, faults, seed, reaction_ms, |cfg| {
-            cfg.record = record
-        })
-        .await
-    }
-
-    async fn start_with(
-        upstream: SocketAddr,
-        faults: &[&str],
-        seed: u64,
-        reaction_ms: u64,
-        tweak: impl FnOnce(&mut ProxyConfig),
-    ) -> Proxy {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let specs = faults
-            .iter()
-            .map(|f| FaultSpec::parse(f).unwrap())
-            .collect();
-        let state = std::sync::Arc::new(ProxyState::new(specs).unwrap());
-        let mut cfg = ProxyConfig::new(upstream.to_string(), seed, state.clone());
-        cfg.reaction_timeout = Duration::from_millis(reaction_ms);
-        cfg.connect_timeout = Duration::from_secs(2);
-        tweak(&mut cfg);
-        let (tx, lines) = mpsc::channel(4096);
-        cfg.tap = Some(tx);
-        let (stop, mut stop_rx) = watch::channel(false);
-        let shutdown = async move {
-            let _ = stop_rx.wait_for(|v| *v).await;
-        };
-        let task = tokio::spawn(async move { run(listener, cfg, shutdown).await.unwrap() });
-        Proxy {
-            addr,
-            state,
-            stop,
-            task,
-            lines,
-        }
-    }
-
-    /// Stops the proxy and returns every report line and the totals.
-    async fn stop(mut self) -> (Vec<ReportLine>, Totals) {
-        let _ = self.stop.send(true);
-        let totals = tokio::time::timeout(Duration::from_secs(10), self.task)
-            .await
-            .unwrap()
-            .unwrap();
-        let mut lines = Vec::new();
-        while let Ok(l) = self.lines.try_recv() {
-            lines.push(l);
-        }
-        (lines, totals)
-    }
-
-    /// Waits until `n` report lines have arrived.
-    async fn lines(&mut self, n: usize) -> Vec<ReportLine> {
-        let mut got = Vec::new();
-        while got.len() < n {
-            match tokio::time::timeout(Duration::from_secs(10), self.lines.recv()).await {
-                Ok(Some(l)) => got.push(l),
-                _ => panic!("only {} of {n} report lines", got.len()),
-            }
-        }
-        got
-    }
-}
+use inproc::Proxy;
 
 fn message(i: usize) -> Message {
     // Sizes cross every length form; one message is large enough to stream.
@@ -862,8 +775,8 @@ async fn idle_sockets_cannot_hold_the_connection_slots() {
         .await
         .unwrap();
     let proxy = Proxy::start_with(server.addr, &[], 1, 500, |cfg| {
-        cfg.max_connections = 2;
-        cfg.handshake_timeout = Duration::from_millis(300);
+        cfg.settings.max_connections = 2;
+        cfg.settings.handshake_timeout = Duration::from_millis(300);
     })
     .await;
     let mut idle = Vec::new();
@@ -894,7 +807,7 @@ async fn an_idle_timeout_closes_quiet_connections() {
         .await
         .unwrap();
     let proxy = Proxy::start_with(server.addr, &[], 1, 500, |cfg| {
-        cfg.idle_timeout = Some(Duration::from_millis(300));
+        cfg.settings.idle_timeout = Some(Duration::from_millis(300));
     })
     .await;
     let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/", proxy.addr))

@@ -13,74 +13,19 @@ use std::time::{Duration, Instant};
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::Message;
-use wschaos::proxy::fault::FaultSpec;
-use wschaos::proxy::server::{ProxyConfig, ReportLine, Totals, run};
-use wschaos::proxy::state::ProxyState;
+use wschaos::proxy::server::ReportLine;
 use wschaos::report::Verdict;
 use wschaos_targets::{ServerFlaw, spawn_echo_server};
 
 /// Bounds every wait, so that a broken fault fails the test instead of hanging it.
 const BOUND: Duration = Duration::from_secs(10);
 
-struct Proxy {
-    addr: SocketAddr,
-    stop: watch::Sender<bool>,
-    task: JoinHandle<Totals>,
-    lines: mpsc::Receiver<ReportLine>,
-}
+mod inproc;
 
-impl Proxy {
-    async fn start(upstream: SocketAddr, faults: &[&str]) -> Proxy {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let specs = faults
-            .iter()
-            .map(|f| FaultSpec::parse(f).unwrap())
-            .collect();
-        let state = std::sync::Arc::new(ProxyState::new(specs).unwrap());
-        let mut cfg = ProxyConfig::new(upstream.to_string(), 1, state);
-        cfg.reaction_timeout = Duration::from_millis(500);
-        cfg.connect_timeout = Duration::from_secs(2);
-        let (tx, lines) = mpsc::channel(1024);
-        cfg.tap = Some(tx);
-        let (stop, mut stop_rx) = watch::channel(false);
-        let shutdown = async move {
-            let _ = stop_rx.wait_for(|v| *v).await;
-        };
-        let task = tokio::spawn(async move { run(listener, cfg, shutdown).await.unwrap() });
-        Proxy {
-            addr,
-            stop,
-            task,
-            lines,
-        }
-    }
-
-    /// The next report line (bounded).
-    async fn line(&mut self) -> ReportLine {
-        tokio::time::timeout(BOUND, self.lines.recv())
-            .await
-            .expect("no report line")
-            .unwrap()
-    }
-
-    /// Stops the proxy and returns every report line.
-    async fn stop(mut self) -> Vec<ReportLine> {
-        let _ = self.stop.send(true);
-        tokio::time::timeout(BOUND, self.task)
-            .await
-            .unwrap()
-            .unwrap();
-        let mut lines = Vec::new();
-        while let Ok(l) = self.lines.try_recv() {
-            lines.push(l);
-        }
-        lines
-    }
-}
+use inproc::Proxy;
 
 /// What a raw TCP peer saw: every byte, and when its stream ended (EOF or error).
 #[derive(Debug)]
@@ -193,7 +138,7 @@ fn line_for<'a>(lines: &'a [ReportLine], fault: &str) -> &'a ReportLine {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn timeout_drops_what_is_read_then_closes_both_sides() {
     let (up, server) = echo_upstream().await;
-    let proxy = Proxy::start(up, &["timeout@c2s:ms=1000,after=500ms"]).await;
+    let proxy = Proxy::start(up, &["timeout@c2s:ms=1000,after=500ms"], 1, 500).await;
     let opened = Instant::now();
     let mut client = TcpStream::connect(proxy.addr).await.unwrap();
     let before = opaque("before");
@@ -219,7 +164,7 @@ async fn timeout_drops_what_is_read_then_closes_both_sides() {
     let at_server = tokio::time::timeout(BOUND, server).await.unwrap().unwrap();
     assert_eq!(at_server.bytes, before);
     assert!(at_server.ended - opened >= Duration::from_millis(1500));
-    let lines = proxy.stop().await;
+    let lines = proxy.stop().await.0;
     let l = line_for(&lines, "timeout@c2s:ms=1000,after=500ms");
     assert_eq!(l.verdict, Some(Verdict::Info), "{l:?}");
     assert!(l.what.contains("dropped"), "{}", l.what);
@@ -230,7 +175,7 @@ async fn timeout_drops_what_is_read_then_closes_both_sides() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn timeout_zero_drops_and_never_closes() {
     let (up, server) = echo_upstream().await;
-    let proxy = Proxy::start(up, &["timeout:ms=0"]).await;
+    let proxy = Proxy::start(up, &["timeout:ms=0"], 1, 500).await;
     let mut client = TcpStream::connect(proxy.addr).await.unwrap();
     client.write_all(&opaque("lost")).await.unwrap();
     let mut buf = [0u8; 64];
@@ -239,7 +184,7 @@ async fn timeout_zero_drops_and_never_closes() {
     client.shutdown().await.unwrap();
     let at_server = tokio::time::timeout(BOUND, server).await.unwrap().unwrap();
     assert_eq!(at_server.bytes, b"", "the server got nothing");
-    let lines = proxy.stop().await;
+    let lines = proxy.stop().await.0;
     assert!(
         line_for(&lines, "timeout:ms=0")
             .what
@@ -260,7 +205,7 @@ async fn slow_close_holds_the_fin_not_the_data() {
         seen
     })
     .await;
-    let proxy = Proxy::start(up, &["slow-close@c2s:ms=600"]).await;
+    let proxy = Proxy::start(up, &["slow-close@c2s:ms=600"], 1, 500).await;
     let mut client = TcpStream::connect(proxy.addr).await.unwrap();
     let data = opaque("last words");
     client.write_all(&data).await.unwrap();
@@ -282,7 +227,7 @@ async fn slow_close_holds_the_fin_not_the_data() {
     assert_eq!(reply.bytes, opaque("reply"));
     // No frames went through: like the faults that delay or split, it has no
     // WebSocket traffic to be judged on, so no line (see the WebSocket test).
-    let lines = proxy.stop().await;
+    let lines = proxy.stop().await.0;
     assert!(lines.is_empty(), "{lines:?}");
 }
 
@@ -294,7 +239,7 @@ async fn slow_close_keeps_a_websocket_connection_working() {
     let server = spawn_echo_server("127.0.0.1:0", ServerFlaw::None)
         .await
         .unwrap();
-    let mut proxy = Proxy::start(server.addr, &["slow-close:ms=200"]).await;
+    let mut proxy = Proxy::start(server.addr, &["slow-close:ms=200"], 1, 500).await;
     let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/", proxy.addr))
         .await
         .unwrap();
@@ -329,7 +274,7 @@ async fn limit_data_delivers_exactly_n_bytes_then_closes_both_sides() {
         let _ = server_done_tx.send(seen);
     })
     .await;
-    let proxy = Proxy::start(up, &["limit-data@s2c:bytes=1000"]).await;
+    let proxy = Proxy::start(up, &["limit-data@s2c:bytes=1000"], 1, 500).await;
     let mut client = TcpStream::connect(proxy.addr).await.unwrap();
     let seen = read_to_end(&mut client).await;
     assert_eq!(seen.bytes.len(), 1000);
@@ -339,7 +284,7 @@ async fn limit_data_delivers_exactly_n_bytes_then_closes_both_sides() {
         .await
         .expect("the server's stream never ended")
         .unwrap();
-    let lines = proxy.stop().await;
+    let lines = proxy.stop().await.0;
     let l = line_for(&lines, "limit-data@s2c:bytes=1000");
     assert_eq!(l.verdict, Some(Verdict::Info), "{l:?}");
     assert!(l.what.contains("1000 bytes"), "{}", l.what);
@@ -350,7 +295,7 @@ async fn limit_data_delivers_exactly_n_bytes_then_closes_both_sides() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn limit_data_not_reached_leaves_the_connection_alone() {
     let (up, server) = echo_upstream().await;
-    let proxy = Proxy::start(up, &["limit-data:bytes=100"]).await;
+    let proxy = Proxy::start(up, &["limit-data:bytes=100"], 1, 500).await;
     let mut client = TcpStream::connect(proxy.addr).await.unwrap();
     for _ in 0..3 {
         // 3 x 30 bytes each way: 90 per direction, under the limit.
@@ -370,7 +315,7 @@ async fn limit_data_not_reached_leaves_the_connection_alone() {
             .len(),
         90
     );
-    let lines = proxy.stop().await;
+    let lines = proxy.stop().await.0;
     assert!(lines.is_empty(), "{lines:?}");
 }
 
@@ -383,7 +328,7 @@ async fn limit_data_ends_a_websocket_connection() {
         .await
         .unwrap();
     // The upgrade request is about 200 bytes; 4,096 leaves room for it and one small message.
-    let proxy = Proxy::start(server.addr, &["limit-data@c2s:bytes=4096"]).await;
+    let proxy = Proxy::start(server.addr, &["limit-data@c2s:bytes=4096"], 1, 500).await;
     let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/", proxy.addr))
         .await
         .unwrap();
@@ -396,7 +341,7 @@ async fn limit_data_ends_a_websocket_connection() {
         matches!(end, None | Some(Err(_))),
         "the connection ended without an echo or a Close: {end:?}"
     );
-    let lines = proxy.stop().await;
+    let lines = proxy.stop().await.0;
     assert_eq!(
         line_for(&lines, "limit-data@c2s:bytes=4096").verdict,
         Some(Verdict::Info)

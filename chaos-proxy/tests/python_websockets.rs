@@ -274,7 +274,7 @@ async fn start_proxy(
         .unwrap(),
     );
     let mut cfg = ProxyConfig::new(upstream, 1, state);
-    cfg.connect_timeout = Duration::from_secs(2);
+    cfg.settings.connect_timeout = Duration::from_secs(2);
     let (tx, rx) = tokio::sync::mpsc::channel(64);
     cfg.tap = Some(tx);
     let (stop, mut stop_rx) = tokio::sync::watch::channel(false);

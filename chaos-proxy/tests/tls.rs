@@ -514,7 +514,7 @@ async fn a_slow_reader_behind_tls_gets_every_byte() {
     let state = std::sync::Arc::new(wschaos::proxy::state::ProxyState::new(Vec::new()).unwrap());
     let mut cfg = wschaos::proxy::server::ProxyConfig::new(up_addr.to_string(), 1, state);
     cfg.tls.listen = Some(Acceptor::from_pem_files(&pki.cert, &pki.key).unwrap());
-    cfg.handshake_timeout = Duration::from_secs(30);
+    cfg.settings.handshake_timeout = Duration::from_secs(30);
     let (stop, mut stop_rx) = tokio::sync::watch::channel(false);
     let proxy = tokio::spawn(wschaos::proxy::server::run(listener, cfg, async move {
         let _ = stop_rx.wait_for(|v| *v).await;

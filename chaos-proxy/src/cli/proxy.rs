@@ -11,6 +11,7 @@ use anyhow::{Context as _, bail};
 use super::signal::shutdown_signal;
 use super::{RunCommand, ensure_writable_dir, millis, parse_addr, seed_or_random};
 use crate::proxy::config::Config;
+use crate::proxy::server::Settings;
 
 /// Relay between a real client and server, injecting seeded faults and recording
 /// how the receiving endpoint reacts.
@@ -111,19 +112,11 @@ pub struct ProxyOpts {
     pub specs: Vec<crate::proxy::fault::FaultSpec>,
     pub seed: Option<u64>,
     pub report: Option<PathBuf>,
-    pub reaction_timeout: Duration,
     pub api: Option<SocketAddr>,
     pub record: Option<PathBuf>,
-    pub limits: Limits,
+    /// The proxy's bounds on connections and time, checked.
+    pub settings: Settings,
     pub tls: crate::tls::ProxyTls,
-}
-
-/// The proxy's bounds on connections and time, checked.
-pub struct Limits {
-    pub max_connections: usize,
-    pub handshake_timeout: Duration,
-    pub idle_timeout: Option<Duration>,
-    pub grace: Duration,
 }
 
 impl RunCommand for Proxy {
@@ -142,15 +135,9 @@ impl RunCommand for Proxy {
             .map(FaultSpec::parse)
             .collect::<Result<Vec<_>, _>>()?;
         let listen = parse_addr("--listen", &self.listen)?;
-        // wss://HOST:PORT is HOST:PORT with --upstream-tls.
         let mut tls_args = self.tls.clone();
-        let upstream_text = match self.upstream.get(..6) {
-            Some(p) if p.eq_ignore_ascii_case("wss://") => {
-                tls_args.upstream_tls = true;
-                format!("ws://{}", &self.upstream[6..])
-            }
-            _ => self.upstream.clone(),
-        };
+        let (upstream_text, wss) = upstream_scheme(&self.upstream);
+        tls_args.upstream_tls |= wss;
         let (upstream, note) = parse_upstream(&upstream_text)?;
         let tls = tls_args.build()?;
         if let Some(note) = note {
@@ -161,7 +148,7 @@ impl RunCommand for Proxy {
             .as_deref()
             .map(|a| parse_addr("--api", a))
             .transpose()?;
-        let (reaction_timeout, limits) = self.limits(&Config::default())?;
+        let settings = self.settings(&Config::default())?;
         if let Some(path) = &self.report {
             super::check_writable_file(path)?;
         }
@@ -174,10 +161,9 @@ impl RunCommand for Proxy {
             specs,
             seed: self.seed,
             report: self.report,
-            reaction_timeout,
             api,
             record: self.record,
-            limits,
+            settings,
             tls,
         })
         .await
@@ -186,33 +172,42 @@ impl RunCommand for Proxy {
 
 impl Proxy {
     /// The reaction timeout and the limits: each from the command line, else
-    /// from the config file, else its default.
-    fn limits(&self, file: &Config) -> anyhow::Result<(Duration, Limits)> {
-        let reaction = self.reaction_timeout_ms.or(file.reaction_timeout_ms);
-        let max = self.max_connections.or(file.max_connections);
-        let handshake = self.handshake_timeout_ms.or(file.handshake_timeout_ms);
-        let idle = self.idle_timeout_ms.or(file.idle_timeout_ms);
-        let grace = self.grace_ms.or(file.grace_ms);
-        let limits = Limits {
-            max_connections: super::bounded(
-                "--max-connections",
-                max.unwrap_or(crate::proxy::server::MAX_CONNECTIONS as u64),
-                1_000_000,
-            )? as usize,
-            handshake_timeout: millis("--handshake-timeout-ms", handshake.unwrap_or(10_000))?,
-            idle_timeout: idle.map(|ms| millis("--idle-timeout-ms", ms)).transpose()?,
-            grace: millis("--grace-ms", grace.unwrap_or(2000))?,
+    /// from the config file, else its default ([`Settings::default`]).
+    fn settings(&self, file: &Config) -> anyhow::Result<Settings> {
+        let d = Settings::default();
+        let ms = |flag: &str, given: Option<u64>, default: Duration| match given {
+            Some(v) => millis(flag, v),
+            None => Ok(default),
         };
-        Ok((
-            millis("--reaction-timeout-ms", reaction.unwrap_or(2000))?,
-            limits,
-        ))
+        Ok(Settings {
+            reaction_timeout: ms(
+                "--reaction-timeout-ms",
+                self.reaction_timeout_ms.or(file.reaction_timeout_ms),
+                d.reaction_timeout,
+            )?,
+            connect_timeout: d.connect_timeout,
+            grace: ms("--grace-ms", self.grace_ms.or(file.grace_ms), d.grace)?,
+            max_connections: match self.max_connections.or(file.max_connections) {
+                Some(n) => super::bounded("--max-connections", n, 1_000_000)? as usize,
+                None => d.max_connections,
+            },
+            handshake_timeout: ms(
+                "--handshake-timeout-ms",
+                self.handshake_timeout_ms.or(file.handshake_timeout_ms),
+                d.handshake_timeout,
+            )?,
+            idle_timeout: self
+                .idle_timeout_ms
+                .or(file.idle_timeout_ms)
+                .map(|v| millis("--idle-timeout-ms", v))
+                .transpose()?,
+        })
     }
 
     /// `--config FILE`: the named proxies of the file, with the global flags
     /// given here over the file's global keys.
     async fn run_config(self, path: &Path) -> anyhow::Result<u8> {
-        use crate::proxy::server::{Settings, run_many};
+        use crate::proxy::server::run_many;
         let per_proxy: Vec<&str> = [
             ("--listen", !self.listen.is_empty()),
             ("--upstream", !self.upstream.is_empty()),
@@ -244,7 +239,7 @@ impl Proxy {
             );
         }
         let file = crate::proxy::config::load(path)?;
-        let (reaction_timeout, limits) = self.limits(&file)?;
+        let settings = self.settings(&file)?;
         let api = match &self.api {
             Some(a) => Some(parse_addr("--api", a)?),
             None => file.api,
@@ -261,24 +256,9 @@ impl Proxy {
                 ensure_writable_dir(&format!("proxy {:?}: record", p.name), dir)?;
             }
         }
-        let settings = Settings {
-            reaction_timeout,
-            connect_timeout: Duration::from_secs(5),
-            grace: limits.grace,
-            max_connections: limits.max_connections,
-            handshake_timeout: limits.handshake_timeout,
-            idle_timeout: limits.idle_timeout,
-        };
         // Installed before the banner: whoever reads it may signal at once.
         let signalled = shutdown_signal();
-        let api = match api {
-            Some(addr) => Some(
-                tokio::net::TcpListener::bind(addr)
-                    .await
-                    .with_context(|| format!("cannot listen on {addr} for the api"))?,
-            ),
-            None => None,
-        };
+        let api = bind_api(api).await?;
         let api_addr = api.as_ref().map(|a| a.local_addr()).transpose()?;
         let shutdown = async move {
             signalled.await;
@@ -302,6 +282,26 @@ impl Proxy {
         .await?;
         print_totals(&totals);
         Ok(u8::from(totals.fail > 0))
+    }
+}
+
+/// The control API's listener, when one is asked for.
+async fn bind_api(addr: Option<SocketAddr>) -> anyhow::Result<Option<tokio::net::TcpListener>> {
+    let Some(addr) = addr else {
+        return Ok(None);
+    };
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr} for the api"))?;
+    Ok(Some(listener))
+}
+
+/// `wss://HOST:PORT` is `HOST:PORT` with TLS to the upstream: the upstream as
+/// `parse_upstream` reads it, and whether it named wss://.
+pub fn upstream_scheme(value: &str) -> (String, bool) {
+    match value.get(..6) {
+        Some(p) if p.eq_ignore_ascii_case("wss://") => (format!("ws://{}", &value[6..]), true),
+        _ => (value.to_owned(), false),
     }
 }
 
@@ -407,10 +407,9 @@ pub async fn run_proxy(opts: ProxyOpts) -> anyhow::Result<u8> {
         specs,
         seed,
         report,
-        reaction_timeout,
         api,
         record,
-        limits,
+        settings,
         tls,
     } = opts;
 
@@ -422,21 +421,10 @@ pub async fn run_proxy(opts: ProxyOpts) -> anyhow::Result<u8> {
         .with_context(|| format!("cannot listen on {listen}"))?;
     let local = listener.local_addr()?;
     refuse_self_upstream(&upstream, local).await?;
-    let api = match api {
-        Some(addr) => Some(
-            tokio::net::TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("cannot listen on {addr} for the api"))?,
-        ),
-        None => None,
-    };
+    let api = bind_api(api).await?;
     let mut cfg = ProxyConfig::new(upstream, seed_or_random(seed), state);
-    cfg.reaction_timeout = reaction_timeout;
+    cfg.settings = settings;
     cfg.record = record;
-    cfg.max_connections = limits.max_connections;
-    cfg.handshake_timeout = limits.handshake_timeout;
-    cfg.idle_timeout = limits.idle_timeout;
-    cfg.grace = limits.grace;
     cfg.report = report;
     cfg.tls = tls;
     eprintln!("{}", cfg.describe(local));

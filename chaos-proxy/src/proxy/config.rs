@@ -235,13 +235,7 @@ pub fn parse(file: &str, text: &str) -> Result<Config, String> {
         let p = p.get_ref();
         let key = |k: &str| format!("proxies[{i}].{k}");
         let faults: Vec<String> = p.faults.iter().map(|f| f.get_ref().clone()).collect();
-        // wss://HOST:PORT is HOST:PORT with upstream_tls.
-        let (upstream, wss) = match p.upstream.get_ref().get(..6) {
-            Some(s) if s.eq_ignore_ascii_case("wss://") => {
-                (format!("ws://{}", &p.upstream.get_ref()[6..]), true)
-            }
-            _ => (p.upstream.get_ref().clone(), false),
-        };
+        let (upstream, wss) = crate::cli::proxy::upstream_scheme(p.upstream.get_ref());
         let def = check_proxy(
             p.name.get_ref(),
             p.listen.get_ref(),

@@ -48,9 +48,8 @@ pub struct ProxyConfig {
     pub upstream: String,
     pub seed: u64,
     pub state: Arc<ProxyState>,
-    /// How long the receiver of a fault has to react.
-    pub reaction_timeout: Duration,
-    pub connect_timeout: Duration,
+    /// Timeouts and limits (the documented defaults unless changed).
+    pub settings: Settings,
     /// `--record DIR`: save the streams of every connection a fault hit.
     pub record: Option<PathBuf>,
     /// `--report FILE`: one JSON line per settled fault.
@@ -59,15 +58,6 @@ pub struct ProxyConfig {
     pub tap: Option<mpsc::Sender<ReportLine>>,
     /// The control API's listener (`--api`).
     pub api: Option<TcpListener>,
-    /// After shutdown, how long open connections get to deliver what is in flight.
-    pub grace: Duration,
-    pub max_connections: usize,
-    /// A connection whose opening handshake is not through by then is closed, so
-    /// idle sockets cannot hold the connection slots.
-    pub handshake_timeout: Duration,
-    /// A connection with no traffic either way for this long is closed (`None`:
-    /// never; WebSocket connections may be quiet for long).
-    pub idle_timeout: Option<Duration>,
     /// TLS from clients and to the server (both off by default).
     pub tls: ProxyTls,
 }
@@ -79,16 +69,11 @@ impl ProxyConfig {
             upstream: upstream.into(),
             seed,
             state,
-            reaction_timeout: Duration::from_millis(2000),
-            connect_timeout: Duration::from_secs(5),
+            settings: Settings::default(),
             record: None,
             report: None,
             tap: None,
             api: None,
-            grace: Duration::from_secs(2),
-            max_connections: MAX_CONNECTIONS,
-            handshake_timeout: Duration::from_secs(10),
-            idle_timeout: None,
             tls: ProxyTls::default(),
         }
     }
@@ -138,16 +123,15 @@ pub async fn run(
     mut cfg: ProxyConfig,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<Totals> {
-    let settings = Settings {
-        reaction_timeout: cfg.reaction_timeout,
-        connect_timeout: cfg.connect_timeout,
-        grace: cfg.grace,
-        max_connections: cfg.max_connections,
-        handshake_timeout: cfg.handshake_timeout,
-        idle_timeout: cfg.idle_timeout,
-    };
     let (stop_tx, stop) = watch::channel(false);
-    let hub = Hub::new(settings, cfg.report.as_deref(), cfg.tap.take(), false, stop).await?;
+    let hub = Hub::new(
+        cfg.settings.clone(),
+        cfg.report.as_deref(),
+        cfg.tap.take(),
+        false,
+        stop,
+    )
+    .await?;
     let proxy = NamedProxy::new(
         DEFAULT_NAME.to_owned(),
         listener.local_addr()?,
@@ -178,7 +162,7 @@ pub async fn run(
 pub const DEFAULT_NAME: &str = "default";
 
 /// Timeouts and limits every proxy of a process shares.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
     pub reaction_timeout: Duration,
     pub connect_timeout: Duration,
