@@ -81,6 +81,33 @@ pub struct Fuzz {
     pub serve_tls: super::tls::ServerTls,
 }
 
+/// Listens on `listen` (`--listen`) for a client under test, with TLS as
+/// `tls` says, and prints `banner` with `{URL}` replaced by the address;
+/// `times` are the per-input timeout and the wait for the next connection.
+pub(super) async fn serve_client(
+    listen: &str,
+    tls: &super::tls::ServerTls,
+    banner: &str,
+    (timeout, wait): (Duration, Duration),
+    count: usize,
+) -> anyhow::Result<(ClientEnd, std::net::SocketAddr)> {
+    let addr = parse_addr("--listen", listen)?;
+    let tls = tls.acceptor(&addr.ip().to_string())?;
+    let scheme = if tls.is_some() { "wss" } else { "ws" };
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    let local = listener.local_addr()?;
+    eprintln!(
+        "{}",
+        banner.replace("{URL}", &format!("{scheme}://{local}/"))
+    );
+    Ok((
+        ClientEnd::listen(listener, tls, timeout, wait, count),
+        local,
+    ))
+}
+
 /// Parses `90`, `90s`, `5m`, `1h` into a duration (at most a day).
 pub fn parse_duration(value: &str) -> anyhow::Result<Duration> {
     let v = value.trim();
@@ -151,18 +178,15 @@ impl RunCommand for Fuzz {
                 (Endpoint::Server(check), replay_with)
             }
             (None, Some(listen)) => {
-                let addr = parse_addr("--listen", listen)?;
-                let tls = self.serve_tls.acceptor(&addr.ip().to_string())?;
-                let scheme = if tls.is_some() { "wss" } else { "ws" };
-                let listener = tokio::net::TcpListener::bind(addr)
-                    .await
-                    .with_context(|| format!("cannot listen on {addr}"))?;
-                let local = listener.local_addr()?;
-                eprintln!(
-                    "fuzz listening on {scheme}://{local}/ (every connection runs the next input)"
-                );
                 let count = self.runs.unwrap_or(100_000).min(1_000_000) as usize;
-                let client = ClientEnd::listen(listener, tls, timeout, wait, count);
+                let (client, local) = serve_client(
+                    listen,
+                    &self.serve_tls,
+                    "fuzz listening on {URL} (every connection runs the next input)",
+                    (timeout, wait),
+                    count,
+                )
+                .await?;
                 (Endpoint::Client(client), format!("--listen {local}"))
             }
             (None, None) => bail!("give --target URL (a server) or --listen HOST:PORT (a client)"),

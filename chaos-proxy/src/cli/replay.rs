@@ -4,11 +4,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{Context as _, bail};
+use anyhow::bail;
 
-use super::{MAX_MS, RunCommand, bounded, millis, parse_addr, stdout};
+use super::{MAX_MS, RunCommand, bounded, millis, stdout};
 use crate::check::server::{ServerCheck, probe};
-use crate::fuzz::ClientEnd;
 use crate::replay::{read_recording, replay_bytes, replay_to_client};
 use crate::report::{CaseResult, Verdict};
 use crate::url::WsUrl;
@@ -98,18 +97,15 @@ impl RunCommand for Replay {
             Ok(())
         };
         if let Some(listen) = &self.listen {
-            let addr = parse_addr("--listen", listen)?;
             let wait = Duration::from_secs(bounded("--wait-s", self.wait_s, MAX_MS / 1000)?);
-            let tls = self.serve_tls.acceptor(&addr.ip().to_string())?;
-            let scheme = if tls.is_some() { "wss" } else { "ws" };
-            let listener = tokio::net::TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("cannot listen on {addr}"))?;
-            eprintln!(
-                "replay listening on {scheme}://{}/ (one file per client connection)",
-                listener.local_addr()?
-            );
-            let client = ClientEnd::listen(listener, tls, timeout, wait, self.files.len());
+            let (client, _) = super::fuzz::serve_client(
+                listen,
+                &self.serve_tls,
+                "replay listening on {URL} (one file per client connection)",
+                (timeout, wait),
+                self.files.len(),
+            )
+            .await?;
             for file in &self.files {
                 let bytes = read_recording(file).map_err(anyhow::Error::msg)?.bytes;
                 let Some(r) = replay_to_client(&client, file, bytes).await else {
