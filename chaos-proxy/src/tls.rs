@@ -88,6 +88,12 @@ impl Connector {
         })
     }
 
+    /// The tokio-rustls connector underneath, for code that drives TLS itself
+    /// (the benchmark's TLS copy proxy and load generator).
+    pub fn tokio_connector(&self) -> tokio_rustls::TlsConnector {
+        tokio_rustls::TlsConnector::from(self.config.clone())
+    }
+
     /// The default: the system's roots, loaded once per process.
     pub fn system() -> Result<Connector, String> {
         static SYSTEM: OnceLock<Result<Connector, String>> = OnceLock::new();
@@ -240,6 +246,12 @@ impl Acceptor {
             acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(config)),
             fingerprint,
         })
+    }
+
+    /// The tokio-rustls acceptor underneath, for code that drives TLS itself
+    /// (the benchmark's TLS echo server and copy proxy).
+    pub fn tokio_acceptor(&self) -> tokio_rustls::TlsAcceptor {
+        self.acceptor.clone()
     }
 
     /// Runs the server side of the TLS handshake; an error is one line.
