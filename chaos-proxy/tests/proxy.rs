@@ -354,6 +354,54 @@ async fn api_raw(addr: SocketAddr, req: &str) -> (u16, serde_json::Value) {
     (status, serde_json::from_str(body).unwrap())
 }
 
+/// The proxy started the way `wschaos proxy --listen` starts it (a state the
+/// caller made, named `default`) counts into `/metrics` too, not only the
+/// proxies of a config file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_line_proxy_counts_into_metrics() {
+    let server = spawn_echo_server("127.0.0.1:0", ServerFlaw::None)
+        .await
+        .unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let api_addr = listener.local_addr().unwrap();
+    let proxy = Proxy::start_with(server.addr, &[], 3, 2000, |cfg| cfg.api = Some(listener)).await;
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/", proxy.addr))
+        .await
+        .unwrap();
+    ws.send(Message::text("counted")).await.unwrap();
+    assert_eq!(ws.next().await.unwrap().unwrap(), Message::text("counted"));
+    let mut s = TcpStream::connect(api_addr).await.unwrap();
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut resp = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut resp))
+        .await
+        .unwrap()
+        .unwrap();
+    let text = String::from_utf8(resp).unwrap();
+    let value = |series: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no {series} in {text}"))
+    };
+    assert_eq!(
+        value("wschaos_proxy_connections_total{proxy=\"default\"}"),
+        1.0
+    );
+    assert_eq!(
+        value("wschaos_proxy_connections_open{proxy=\"default\"}"),
+        1.0
+    );
+    for dir in ["c2s", "s2c"] {
+        let frames = format!("wschaos_proxy_frames_total{{proxy=\"default\",direction=\"{dir}\"}}");
+        assert!(value(&frames) >= 1.0, "{text}");
+    }
+    drop(ws);
+    proxy.stop().await;
+    server.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn control_api_switches_chaos_on_and_off_at_runtime() {
     let server = spawn_echo_server("127.0.0.1:0", ServerFlaw::None)

@@ -132,6 +132,9 @@ pub async fn run(
         stop,
     )
     .await?;
+    // A state the caller made counts into this run's metrics, as the
+    // proxies the hub makes itself do.
+    cfg.state.register_metrics(hub.metrics.proxy(DEFAULT_NAME));
     let proxy = NamedProxy::new(
         DEFAULT_NAME.to_owned(),
         listener.local_addr()?,

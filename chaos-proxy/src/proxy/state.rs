@@ -44,13 +44,21 @@ pub struct ProxyState {
     faults: RwLock<Faults>,
     totals: Mutex<Totals>,
     next_id: AtomicU64,
-    metrics: ProxyMetrics,
+    /// Where this proxy counts: set once, when the proxy is registered (a
+    /// state made by a caller, as `wschaos proxy --listen` does, is registered
+    /// by `server::run`); until then the counts go nowhere.
+    metrics: std::sync::OnceLock<ProxyMetrics>,
+    detached: ProxyMetrics,
 }
 
 impl ProxyState {
-    /// A proxy's state with metrics registered nowhere.
+    /// A proxy's state whose counts go nowhere until [`ProxyState::register_metrics`].
     pub fn new(specs: Vec<FaultSpec>) -> Result<ProxyState, SpecError> {
-        ProxyState::with_metrics(specs, ProxyMetrics::default())
+        let state = ProxyState::default();
+        for spec in specs {
+            state.add_spec(spec)?;
+        }
+        Ok(state)
     }
 
     /// A proxy's state counting into `metrics` (see [`crate::proxy::metrics`]).
@@ -58,13 +66,8 @@ impl ProxyState {
         specs: Vec<FaultSpec>,
         metrics: ProxyMetrics,
     ) -> Result<ProxyState, SpecError> {
-        let state = ProxyState {
-            metrics,
-            ..ProxyState::default()
-        };
-        for spec in specs {
-            state.add_spec(spec)?;
-        }
+        let state = ProxyState::new(specs)?;
+        state.register_metrics(metrics);
         Ok(state)
     }
 
@@ -151,7 +154,13 @@ impl ProxyState {
 
     /// This proxy's metrics.
     pub fn metrics(&self) -> &ProxyMetrics {
-        &self.metrics
+        self.metrics.get().unwrap_or(&self.detached)
+    }
+
+    /// Counts into `metrics` from now on; false when the state counts into
+    /// registered metrics already (they are kept).
+    pub fn register_metrics(&self, metrics: ProxyMetrics) -> bool {
+        self.metrics.set(metrics).is_ok()
     }
 
     /// Counts a connection; it is counted as open until the guard is dropped.
@@ -161,12 +170,12 @@ impl ProxyState {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .connections += 1;
-        self.metrics.connection()
+        self.metrics().connection()
     }
 
     /// Counts a settled injection of `fault` (its spec) in the totals and metrics.
     pub fn count_verdict(&self, fault: &str, verdict: Option<Verdict>) {
-        self.metrics.injection(fault, verdict);
+        self.metrics().injection(fault, verdict);
         let mut t = self.totals.lock().unwrap_or_else(|e| e.into_inner());
         t.injections += 1;
         match verdict {
