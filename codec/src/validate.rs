@@ -247,13 +247,8 @@ impl Validator {
                     return Ok(());
                 };
                 if m.compressed {
-                    let inflater = self.inflater.get_or_insert_with(|| {
-                        let d = self.config.deflate.unwrap_or_default();
-                        Inflater::with_window(
-                            d.peer_no_context_takeover,
-                            d.peer_max_window_bits.unwrap_or(15),
-                        )
-                    });
+                    let config = self.config;
+                    let inflater = self.inflater.get_or_insert_with(|| inflater_for(config));
                     inflater
                         .feed(data, &mut |out| accept_inflated(m, out, max, sink))
                         .map_err(inflate_violation)
@@ -286,11 +281,15 @@ impl Validator {
                 };
                 let mut result = Ok(());
                 if m.compressed {
-                    if let Some(inflater) = self.inflater.as_mut() {
-                        result = inflater
-                            .finish_message(&mut |out| accept_inflated(m, out, max, sink))
-                            .map_err(inflate_violation);
-                    }
+                    // Even a message with no payload bytes gets the tail
+                    // appended (RFC 7692 7.2.2): an empty payload is not an
+                    // empty DEFLATE block, and what the tail then leaves the
+                    // inflater in is what the next message is read after.
+                    let config = self.config;
+                    let inflater = self.inflater.get_or_insert_with(|| inflater_for(config));
+                    result = inflater
+                        .finish_message(&mut |out| accept_inflated(m, out, max, sink))
+                        .map_err(inflate_violation);
                 }
                 let (kind, size) = (m.kind, m.size);
                 if result.is_ok() && m.utf8_bad {
@@ -353,6 +352,15 @@ fn accept_app_data(
     }
     sink(data);
     Ok(())
+}
+
+/// The inflater for compressed messages as `config`'s permessage-deflate agreed.
+fn inflater_for(config: ValidatorConfig) -> Inflater {
+    let d = config.deflate.unwrap_or_default();
+    Inflater::with_window(
+        d.peer_no_context_takeover,
+        d.peer_max_window_bits.unwrap_or(15),
+    )
 }
 
 /// [`accept_app_data`] for inflated bytes: a UTF-8 error is noted in

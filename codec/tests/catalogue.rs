@@ -221,3 +221,39 @@ fn glob_matching() {
     assert!(id_matches("*mid*", "fragment.text-mid-message"));
     assert!(!id_matches("rsv.*", "ok.rsv"));
 }
+
+/// An empty payload with RSV1 is not an empty DEFLATE block: the receiver
+/// appends the tail (RFC 7692 7.2.2) to nothing, which leaves its inflater
+/// inside a stored block. With context takeover the next compressed message is
+/// read from there and fails, as zlib-based receivers (Python websockets) fail
+/// it; without, each message starts afresh. (The validator used to append the
+/// tail only to messages with payload bytes, and called both inputs valid.)
+#[test]
+fn an_empty_compressed_message_leaves_the_tail_in_the_inflater() {
+    use wschaos_codec::encode::Frame;
+    use wschaos_codec::{OpCode, Violation};
+    let compressed = |payload: Vec<u8>| {
+        Frame::new(OpCode::BINARY, payload)
+            .rsv(true, false, false)
+            .masked(KEY)
+            .encode()
+            .unwrap()
+    };
+    let empty = compressed(Vec::new());
+    let next = compressed(wschaos_codec::deflate::compress_message(b"after"));
+    let input = [empty.clone(), next.clone()].concat();
+    let keep = ValidatorConfig::new(Role::Server).with_deflate(DeflateConfig::default());
+    let got = classify_chunks(keep, [&input[..]]);
+    assert_eq!(got.violation, Some((1, Violation::InvalidDeflate)));
+    assert_eq!(got, classify_chunks(keep, input.chunks(1)));
+    let fresh = ValidatorConfig::new(Role::Server).with_deflate(DeflateConfig {
+        peer_no_context_takeover: true,
+        ..DeflateConfig::default()
+    });
+    assert_eq!(classify_chunks(fresh, [&input[..]]).violation, None);
+    // An empty message compressed as a sender does is one byte, and harmless.
+    let made = wschaos_codec::deflate::compress_message(b"");
+    assert!(!made.is_empty());
+    let input = [compressed(made), next].concat();
+    assert_eq!(classify_chunks(keep, [&input[..]]).violation, None);
+}
