@@ -55,6 +55,17 @@ impl Agreed {
             },
         }
     }
+
+    /// How the peer reads what we send: with the context it kept from our
+    /// earlier messages unless we agreed to reset ours. (A message made with a
+    /// fresh context reads the same either way, unless an earlier one left the
+    /// peer's inflater inside a block, as an empty compressed payload does.)
+    pub fn peer_reads(&self) -> DeflateConfig {
+        DeflateConfig {
+            peer_no_context_takeover: self.send_reset,
+            peer_max_window_bits: Some(self.send_window),
+        }
+    }
 }
 
 /// How long a bulk case may take beyond the per-case timeout: a megabyte a

@@ -17,7 +17,6 @@ use wschaos_codec::handshake::{
     DeflateParams, ExtensionOffer, PERMESSAGE_DEFLATE, Request, build_error_response,
     build_response, deflate_elements, parse_request, validate_request,
 };
-use wschaos_codec::validate::DeflateConfig;
 
 use crate::catalogue::{Case, Expect, Setup};
 use crate::check::fuzzingserver::{self, Route};
@@ -701,11 +700,7 @@ async fn run_case(
         )
         .await;
     }
-    // Our compressed frames were each made with a fresh context.
-    let plan_deflate = deflate.map(|_| DeflateConfig {
-        peer_no_context_takeover: true,
-        ..DeflateConfig::default()
-    });
+    let plan_deflate = agreed.map(|a| a.peer_reads());
     let mut leftover = leftover.to_vec();
     let mut answers_before = Vec::new();
     if !case.pre.is_empty() {

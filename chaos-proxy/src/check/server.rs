@@ -15,7 +15,6 @@ use wschaos_codec::handshake::{
     ExtensionOffer, RequestBuilder, check_answer, deflate_elements, generate_key, parse_response,
     validate_response,
 };
-use wschaos_codec::validate::DeflateConfig;
 
 use crate::catalogue::Write;
 use crate::catalogue::{Case, Expect, HOST_PLACEHOLDER, PATH_PLACEHOLDER, Setup};
@@ -448,10 +447,7 @@ async fn drive(cfg: &ServerCheck, case: &Case, deadline: Instant, wire: &Wire) -
         .await;
         return verdict::lax_answer(j, lax);
     }
-    let receive = deflate.map(|_| DeflateConfig {
-        peer_no_context_takeover: true,
-        ..DeflateConfig::default()
-    });
+    let receive = agreed.map(|a| a.peer_reads());
     let key = mask_key(cfg.seed);
     let mut leftover = buf[resp.head_len..].to_vec();
     let mut answers_before = Vec::new();
