@@ -113,10 +113,17 @@ pub async fn replay_file(
 }
 
 /// Whether the file looks like it was recorded with permessage-deflate agreed:
-/// a checker repro of a `deflate.*` case, or a proxy recording whose note says so.
+/// a checker repro of a `deflate.*` case, a fuzz finding made with it
+/// (`finding-N-deflate-RULE.bin`), or a proxy recording whose note says so.
 pub fn recorded_with_deflate(path: &Path) -> bool {
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
-    if name.as_deref().is_some_and(|n| n.starts_with("deflate.")) {
+    if name.as_deref().is_some_and(|n| {
+        n.starts_with("deflate.")
+            || n.strip_prefix("finding-").is_some_and(|rest| {
+                rest.trim_start_matches(|c: char| c.is_ascii_digit())
+                    .starts_with("-deflate-")
+            })
+    }) {
         return true;
     }
     // conn-N-c2s.bin -> conn-N.note
@@ -152,16 +159,24 @@ pub async fn replay_bytes(
 }
 
 /// Serves `bytes` (read from `path`) to the next connection of a client under
-/// test and judges its reaction; `None` when no client came.
+/// test and judges its reaction (accepting its permessage-deflate offer and
+/// reading the bytes as compressed traffic when `deflate`); `None` when no
+/// client came.
 pub async fn replay_to_client(
     client: &crate::fuzz::ClientEnd,
     path: &Path,
     bytes: Vec<u8>,
+    deflate: bool,
 ) -> Option<CaseResult> {
-    let expect = expectation_as(Role::Client, &bytes, false);
+    let expect = expectation_as(Role::Client, &bytes, deflate);
+    let setup = if deflate {
+        Setup::Deflate(crate::catalogue::DeflateProfile::Plain)
+    } else {
+        Setup::Plain
+    };
     let description = format!("{} bytes from {}", bytes.len(), path.display());
     let id = path.display().to_string();
-    let case = Case::handshake(Side::Client, &id, &description, Setup::Plain, bytes, expect);
+    let case = Case::handshake(Side::Client, &id, &description, setup, bytes, expect);
     client.run(&case).await
 }
 
@@ -216,6 +231,14 @@ mod tests {
                 .unwrap()
                 .contains("JSON")
         );
+        for (name, deflate) in [
+            ("finding-3-deflate-InvalidDeflate.bin", true),
+            ("finding-12-deflate-valid.bin", true),
+            ("finding-3-InvalidUtf8Text.bin", false),
+            ("deflate.rsv1-ping.bin", true),
+        ] {
+            assert_eq!(recorded_with_deflate(&dir.join(name)), deflate, "{name}");
+        }
         let unmasked = dir.join("unmasked.bin");
         std::fs::write(&unmasked, Frame::text("hi").encode().unwrap()).unwrap();
         assert!(

@@ -11,7 +11,7 @@ use super::{
     MAX_JOBS, MAX_MS, RunCommand, bounded, ensure_writable_dir, millis, parse_addr, seed_or_random,
 };
 use crate::check::server::{ServerCheck, probe};
-use crate::fuzz::{ClientEnd, Endpoint, FuzzConfig, run, stats_line};
+use crate::fuzz::{ClientEnd, DeflateMode, Endpoint, FuzzConfig, replay_command, run, stats_line};
 use crate::url::WsUrl;
 
 /// Fuzz a live server or client: generated frames, judged by the close-code oracle.
@@ -26,6 +26,20 @@ reaction is a finding: minimized against the server, saved as DIR/finding-N-RULE
 (replayable with `wschaos replay`) and described in DIR/findings.jsonl. Findings are \
 deduplicated by (rule broken, reaction seen). A stats line goes to stderr every 5 s.
 
+With --deflate mix (the default) one execution in four negotiates permessage-deflate and \
+sends compressed messages, valid and broken (RSV1 where it does not belong, DEFLATE data \
+corrupted or never compressed, compressed invalid UTF-8); their rules and findings are \
+named deflate-RULE, and they replay with --offer-deflate. An endpoint that declines it 8 \
+times without ever agreeing is fuzzed without it from then on.
+
+A reaction that is wrong only because invalid UTF-8 was acted on after later frames (the \
+endpoint checks a text message when it hands it on, and read a later violation or Close \
+first) is counted on the stats line, not reported: the catalogue's utf8.* fail-fast cases \
+grade that laxness. --strict reports it as a finding too.
+
+--known FILE takes the findings.jsonl of an earlier run: the disagreements it lists are \
+counted on the stats line but not reported again, and do not make the exit status 1.
+
 With --listen the run also ends when the client has not connected for --wait-s.
 
 Exit status: 0 when nothing was found, 1 when anything was, 2 for usage or connection \
@@ -33,7 +47,8 @@ errors (the target is probed first; with --listen, no client ever connected).
 
 Example:
   wschaos fuzz --target ws://127.0.0.1:9001/ --duration 60s --seed 1 --out findings/
-  wschaos fuzz --listen 127.0.0.1:9002 --runs 5000   # then point the client at ws://127.0.0.1:9002/")]
+  wschaos fuzz --listen 127.0.0.1:9002 --runs 5000   # then point the client at ws://127.0.0.1:9002/
+  wschaos fuzz --target ws://127.0.0.1:9001/ --known findings/findings.jsonl --out new-findings/")]
 pub struct Fuzz {
     /// ws[s]://HOST:PORT/PATH of the server under test.
     #[arg(
@@ -75,6 +90,23 @@ pub struct Fuzz {
     /// Time the server has to react to each input, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 1000)]
     pub timeout_ms: u64,
+    /// Which executions negotiate permessage-deflate (offer it to a server, or
+    /// accept a client's offer) and send compressed messages: off, mix (one in
+    /// four, until the endpoint has declined it 8 times without ever agreeing)
+    /// or only.
+    #[arg(long, value_name = "WHICH", value_enum, default_value_t = DeflateMode::Mix)]
+    pub deflate: DeflateMode,
+    /// Also count as findings the reactions that are lax only in when invalid
+    /// UTF-8 is acted on (a text message checked when it is handed on, after
+    /// later frames were read): by default they are counted on the stats line,
+    /// since the catalogue's utf8.* fail-fast cases grade them.
+    #[arg(long)]
+    pub strict: bool,
+    /// findings.jsonl of an earlier run (repeatable): disagreements of the same
+    /// (rule, reaction) are counted as known on the stats line, not reported, so
+    /// the exit status says whether anything new was found.
+    #[arg(long = "known", value_name = "FILE")]
+    pub known: Vec<PathBuf>,
     #[command(flatten)]
     pub tls: super::tls::ClientTls,
     #[command(flatten)]
@@ -154,6 +186,7 @@ impl RunCommand for Fuzz {
         };
         let corpus =
             crate::fuzz::read_corpus(&self.corpus, receiver).map_err(anyhow::Error::msg)?;
+        let known = crate::fuzz::read_known(&self.known).map_err(anyhow::Error::msg)?;
         if !self.corpus.is_empty() {
             eprintln!("corpus: {} recorded input(s) to mutate", corpus.len());
         }
@@ -201,7 +234,10 @@ impl RunCommand for Fuzz {
             out: self.out.clone(),
             minimize_budget: 64,
             stats_every: Some(Duration::from_secs(5)),
-            replay_with: replay_with.clone(),
+            replay_with,
+            deflate: self.deflate,
+            strict: self.strict,
+            known,
         };
         let outcome = run(&cfg, super::signal::shutdown_signal()).await;
         // Only inputs the oracle does not judge were drawn: none reached a client.
@@ -215,13 +251,12 @@ impl RunCommand for Fuzz {
         );
         for f in &outcome.findings {
             super::stdout(&format!(
-                "{} -> {} ({}): {}  [wschaos replay {} {}]\n",
+                "{} -> {} ({}): {}  [{}]\n",
                 f.rule,
                 f.reaction,
                 f.result.verdict.as_str(),
                 f.result.note.as_deref().unwrap_or(""),
-                replay_with,
-                f.file.display()
+                replay_command(&cfg, f)
             ))?;
         }
         Ok(u8::from(!outcome.findings.is_empty()))

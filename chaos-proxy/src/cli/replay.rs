@@ -43,7 +43,7 @@ pub struct Replay {
     pub target: Option<String>,
     /// HOST:PORT to serve the bytes to a client under test on, one file per
     /// connection (port 0 picks a free one; the address is printed).
-    #[arg(long, value_name = "HOST:PORT", conflicts_with = "offer_deflate")]
+    #[arg(long, value_name = "HOST:PORT")]
     pub listen: Option<String>,
     /// With --listen: give up when no client connected for this many seconds.
     #[arg(long, value_name = "S", default_value_t = 30)]
@@ -51,10 +51,11 @@ pub struct Replay {
     /// Time the server has to react to each file, in milliseconds (1 to 86400000).
     #[arg(long, value_name = "MS", default_value_t = 2000)]
     pub timeout_ms: u64,
-    /// Offer permessage-deflate in the handshake and judge the bytes as compressed
-    /// traffic: needed for repro files of `deflate.*` cases and for recordings of
-    /// connections that agreed to it (their `conn-N.note` says so). The server must
-    /// agree, or the file is reported as info and not judged.
+    /// Offer permessage-deflate in the handshake (with --listen: accept the
+    /// client's offer) and judge the bytes as compressed traffic: needed for repro
+    /// files of `deflate.*` cases, fuzz findings named `finding-N-deflate-*` and
+    /// recordings of connections that agreed to it (their `conn-N.note` says so).
+    /// The other side must agree, or the file is reported as info and not judged.
     #[arg(long)]
     pub offer_deflate: bool,
     /// Files of saved client bytes (repro files, proxy recordings, fuzz crashes).
@@ -108,7 +109,8 @@ impl RunCommand for Replay {
             .await?;
             for file in &self.files {
                 let bytes = read_recording(file).map_err(anyhow::Error::msg)?.bytes;
-                let Some(r) = replay_to_client(&client, file, bytes).await else {
+                let Some(r) = replay_to_client(&client, file, bytes, self.offer_deflate).await
+                else {
                     bail!("no client connected within --wait-s {}", wait.as_secs());
                 };
                 print(r)?;

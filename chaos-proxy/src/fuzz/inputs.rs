@@ -1,11 +1,13 @@
-//! Inputs for fuzzing a live server: structure-aware frame sequences (opcodes,
+//! Inputs for fuzzing a live endpoint: structure-aware frame sequences (opcodes,
 //! flags, lengths and length forms, masks, fragmentation, control frames in
-//! between, close payloads, UTF-8 edge cases) and mutations of the catalogue's
-//! cases, each written whole or in generated chops. Everything comes from one
-//! seeded generator, so a run's inputs are the same for the same seed.
+//! between, close payloads, UTF-8 edge cases, compressed messages where
+//! permessage-deflate is agreed) and mutations of the catalogue's cases, each
+//! written whole or in generated chops. Everything comes from one seeded
+//! generator, so a run's inputs are the same for the same seed.
 
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
+use wschaos_codec::deflate::Compressor;
 use wschaos_codec::encode::Frame;
 use wschaos_codec::{LengthForm, OpCode};
 
@@ -114,24 +116,88 @@ fn frame(rng: &mut ChaCha8Rng, key: [u8; 4], masked: bool, open: &mut bool) -> F
     if data {
         *open = !f.header.fin;
     }
-    if rng.random_bool(0.97) == masked {
-        f = f.masked(key);
-    }
-    f
+    mask_as(rng, f, key, masked)
 }
 
-/// A structure-aware sequence of one to five frames.
-fn sequence(rng: &mut ChaCha8Rng, key: [u8; 4], masked: bool) -> Vec<u8> {
+/// Masks `f` for a sender of that kind (`masked`: a client), and now and then
+/// the wrong way.
+fn mask_as(rng: &mut ChaCha8Rng, f: Frame, key: [u8; 4], masked: bool) -> Frame {
+    if rng.random_bool(0.97) == masked {
+        f.masked(key)
+    } else {
+        f
+    }
+}
+
+/// A compressed message, for a connection with permessage-deflate agreed: text
+/// (valid UTF-8 or not) or binary, deflated with a fresh context, in one to
+/// three fragments with RSV1 on the first, now and then a ping between them.
+/// Now and then it is broken: RSV1 on a continuation too, a bit of the DEFLATE
+/// data flipped, or data that was never compressed. `window`: the compressor's
+/// window bits (a server may ask a client for a smaller one).
+fn compressed(rng: &mut ChaCha8Rng, key: [u8; 4], masked: bool, window: u8) -> Vec<Frame> {
+    let text = rng.random_bool(0.6);
+    let plain = if text {
+        pick(rng, TEXTS).repeat(rng.random_range(1..4))
+    } else {
+        payload(rng, false)
+    };
+    let mut data = if rng.random_bool(0.08) {
+        plain
+    } else {
+        Compressor::new(true, window).message(&plain)
+    };
+    if !data.is_empty() && rng.random_bool(0.08) {
+        let i = rng.random_range(0..data.len());
+        data[i] ^= 1 << rng.random_range(0..8);
+    }
+    let parts = rng.random_range(1..=3usize).min(data.len().max(1));
+    let mut cuts: Vec<usize> = (1..parts)
+        .map(|_| rng.random_range(0..=data.len()))
+        .collect();
+    cuts.sort_unstable();
+    let mut frames = Vec::new();
+    let mut from = 0;
+    for (n, to) in cuts.into_iter().chain([data.len()]).enumerate() {
+        let op = match (n, text) {
+            (0, true) => OpCode::TEXT,
+            (0, false) => OpCode::BINARY,
+            _ => OpCode::CONTINUE,
+        };
+        let rsv1 = n == 0 || rng.random_bool(0.05);
+        let last = n + 1 == parts;
+        let f = Frame::new(op, data[from..to].to_vec())
+            .fin(last)
+            .rsv(rsv1, false, false);
+        from = to;
+        frames.push(mask_as(rng, f, key, masked));
+        if !last && rng.random_bool(0.15) {
+            let ping = Frame::new(OpCode::PING, payload(rng, true));
+            frames.push(mask_as(rng, ping, key, masked));
+        }
+    }
+    frames
+}
+
+/// A structure-aware sequence of one to five frames (a compressed message
+/// counts as one), with compressed messages among them when `deflate`.
+fn sequence(rng: &mut ChaCha8Rng, key: [u8; 4], masked: bool, deflate: bool) -> Vec<u8> {
     let mut open = false;
     let n = rng.random_range(1..=5);
     let mut out = Vec::new();
+    // A client may limit a server's window (and only then: our offers as a
+    // client do not let a server limit ours), so a server's messages use 9 bits.
+    let window = if masked { 15 } else { 9 };
     for _ in 0..n {
+        let frames = if deflate && !open && rng.random_bool(0.5) {
+            compressed(rng, key, masked, window)
+        } else {
+            vec![frame(rng, key, masked, &mut open)]
+        };
         // A frame whose length does not fit its form does not encode; skip it.
-        out.extend(
-            frame(rng, key, masked, &mut open)
-                .encode()
-                .unwrap_or_default(),
-        );
+        for f in frames {
+            out.extend(f.encode().unwrap_or_default());
+        }
     }
     out
 }
@@ -165,18 +231,20 @@ fn mutate(rng: &mut ChaCha8Rng, seed: &[u8]) -> Vec<u8> {
 
 /// The next input and how it is written. `seeds` are the bytes of catalogue
 /// cases (and recordings) to mutate; `masked`: inputs for a server (a client's
-/// frames, masked with `key`), else for a client.
+/// frames, masked with `key`), else for a client; `deflate`: for a connection
+/// that agrees to permessage-deflate.
 pub fn next(
     rng: &mut ChaCha8Rng,
     key: [u8; 4],
     masked: bool,
+    deflate: bool,
     seeds: &[Vec<u8>],
 ) -> (Vec<u8>, Write) {
     let bytes = if !seeds.is_empty() && rng.random_bool(0.3) {
         let seed = pick(rng, seeds).clone();
         mutate(rng, &seed)
     } else {
-        sequence(rng, key, masked)
+        sequence(rng, key, masked, deflate)
     };
     let write = match rng.random_range(0..8) {
         // Small writes of a large input would take longer than the timeout.
@@ -193,6 +261,7 @@ pub fn next(
 mod tests {
     use super::*;
     use rand::SeedableRng;
+    use std::collections::BTreeSet;
 
     #[test]
     fn the_same_seed_gives_the_same_inputs_and_both_kinds_come() {
@@ -204,6 +273,7 @@ mod tests {
                         &mut rng,
                         [1, 2, 3, 4],
                         masked,
+                        false,
                         &[vec![0x81, 0x80, 1, 2, 3, 4]],
                     )
                 })
@@ -228,6 +298,49 @@ mod tests {
                 valid > 30 && invalid > 30,
                 "{role:?}: {valid} valid, {invalid} invalid"
             );
+        }
+    }
+
+    #[test]
+    fn with_deflate_agreed_compressed_messages_come_valid_and_broken() {
+        use wschaos_codec::validate::DeflateConfig;
+        use wschaos_codec::{Role, ValidatorConfig, Violation, classify};
+        for (role, masked) in [(Role::Server, true), (Role::Client, false)] {
+            let config = ValidatorConfig::new(role).with_deflate(DeflateConfig::default());
+            let mut rng = ChaCha8Rng::seed_from_u64(3);
+            let (mut compressed_ok, mut broken) = (0, BTreeSet::new());
+            for _ in 0..2000 {
+                let (bytes, _) = next(&mut rng, [9, 8, 7, 6], masked, true, &[]);
+                let outcome = classify(config, &bytes);
+                let rsv1 = Write::PerFrame
+                    .pieces(&bytes)
+                    .iter()
+                    .any(|f| wschaos_codec::parse::decode_header(f).is_some_and(|(h, _)| h.rsv1));
+                match outcome.violation {
+                    None if rsv1 && !outcome.incomplete => compressed_ok += 1,
+                    Some((_, v)) => {
+                        broken.insert(
+                            format!("{v:?}")
+                                .chars()
+                                .take_while(char::is_ascii_alphanumeric)
+                                .collect::<String>(),
+                        );
+                    }
+                    None => {}
+                }
+            }
+            assert!(
+                compressed_ok > 200,
+                "{role:?}: {compressed_ok} valid compressed inputs"
+            );
+            for rule in [
+                Violation::InvalidDeflate,
+                Violation::Rsv1OnContinuation,
+                Violation::Rsv1OnControl,
+            ] {
+                let name = format!("{rule:?}");
+                assert!(broken.contains(&name), "{role:?}: no {name} in {broken:?}");
+            }
         }
     }
 }

@@ -7,6 +7,12 @@
 //! finding: deduplicated by (rule broken, reaction seen), minimized against
 //! the live server (frames removed while the same disagreement stays), saved
 //! as a file `wschaos replay` sends again, and described in `findings.jsonl`.
+//!
+//! Some executions offer (or, for a client, accept) permessage-deflate and send
+//! compressed messages; the oracle then reads them as compressed. One lax
+//! reaction is counted but not a finding unless `strict`: a text message's
+//! invalid UTF-8 acted on only after later frames (the catalogue's `utf8.*`
+//! fail-fast cases grade that, as Autobahn does).
 
 pub mod inputs;
 
@@ -15,13 +21,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use rand::SeedableRng;
+use rand::{Rng as _, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
-use wschaos_codec::{CloseCode, Role, ValidatorConfig, Violation, classify};
+use wschaos_codec::validate::DeflateConfig;
+use wschaos_codec::{CloseCode, OpCode, Role, ValidatorConfig, Violation, classify};
 
-use crate::catalogue::{Case, Expect, Setup, Side, Write, catalogue};
+use crate::catalogue::{Case, DeflateProfile, Expect, Setup, Side, Write, catalogue};
 use crate::check::server::{ServerCheck, run_case};
 use crate::replay::expectation_as;
 use crate::report::{CaseResult, Observed, Verdict};
@@ -171,7 +178,73 @@ pub struct FuzzConfig {
     /// Recorded traffic to mutate besides the catalogue's cases (`--corpus`):
     /// what the endpoint's peer sent, as `proxy --record` saves it.
     pub corpus: Vec<Vec<u8>>,
+    /// Which executions negotiate permessage-deflate.
+    pub deflate: DeflateMode,
+    /// Count lax reactions the catalogue grades elsewhere (invalid UTF-8 acted
+    /// on only after later frames) as findings too.
+    pub strict: bool,
+    /// Disagreements already known (rule, reaction), from earlier runs'
+    /// `findings.jsonl` (`--known`): counted, not reported again.
+    pub known: BTreeSet<(String, String)>,
 }
+
+/// The (rule, reaction) pairs of the findings in `files` (`findings.jsonl` of
+/// earlier runs); a file that cannot be read or a line that is not a finding
+/// is a one-line error.
+pub fn read_known(files: &[PathBuf]) -> Result<BTreeSet<(String, String)>, String> {
+    let mut known = BTreeSet::new();
+    for file in files {
+        let shown = file.display();
+        let meta = std::fs::metadata(file).map_err(|e| format!("--known {shown}: {e}"))?;
+        if !meta.is_file() || meta.len() > MAX_KNOWN_BYTES {
+            return Err(format!(
+                "--known {shown}: not a findings.jsonl file (a regular file of at most 16 MiB)"
+            ));
+        }
+        let text = std::fs::read_to_string(file).map_err(|e| format!("--known {shown}: {e}"))?;
+        for (n, line) in text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+        {
+            let v: serde_json::Value = serde_json::from_str(line)
+                .map_err(|e| format!("--known {shown}, line {}: {e}", n + 1))?;
+            match (v["rule"].as_str(), v["reaction"].as_str()) {
+                (Some(rule), Some(reaction)) => {
+                    known.insert((rule.to_owned(), reaction.to_owned()));
+                }
+                _ => {
+                    return Err(format!(
+                        "--known {shown}, line {}: not a finding (no \"rule\" and \"reaction\")",
+                        n + 1
+                    ));
+                }
+            }
+        }
+    }
+    Ok(known)
+}
+
+/// The largest `--known` file read.
+const MAX_KNOWN_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Which executions negotiate permessage-deflate (offer it to a server, or
+/// accept a client's offer) and send compressed messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum DeflateMode {
+    /// None.
+    Off,
+    /// One in four, until the endpoint has declined it [`DECLINES_BEFORE_OFF`]
+    /// times without ever agreeing.
+    #[default]
+    Mix,
+    /// Every one (an endpoint that declines gives only `info`).
+    Only,
+}
+
+/// Declines (and no agreement) after which a `mix` run stops negotiating
+/// permessage-deflate.
+pub const DECLINES_BEFORE_OFF: u64 = 8;
 
 /// Files `--corpus` reads at most, and how much of each is kept as a seed
 /// (mutations act near the start; a long recording would only make long inputs).
@@ -222,10 +295,13 @@ pub fn read_corpus(dirs: &[PathBuf], receiver: Role) -> Result<Vec<Vec<u8>>, Str
 /// A disagreement between the oracle and the endpoint.
 #[derive(Debug, Clone)]
 pub struct Finding {
-    /// The rule the input breaks (`valid` for valid traffic) and the reaction
-    /// seen: what findings are deduplicated by.
+    /// The rule the input breaks (`valid` for valid traffic; `deflate-` in front
+    /// when permessage-deflate was agreed) and the reaction seen: what findings
+    /// are deduplicated by.
     pub rule: String,
     pub reaction: String,
+    /// Sent on a connection that agreed to permessage-deflate.
+    pub deflate: bool,
     /// The minimized input and how it is written.
     pub bytes: Vec<u8>,
     pub write: Write,
@@ -251,16 +327,39 @@ pub struct Outcome {
     /// The oracle's rules the executed inputs exercised (`valid` included).
     pub rules: BTreeSet<String>,
     pub elapsed: Duration,
+    /// Lax reactions not counted as findings (see [`FuzzConfig::strict`]).
+    pub lax: u64,
+    /// Disagreements seen that were already known ([`FuzzConfig::known`]).
+    pub known: u64,
+    /// Executions that negotiated permessage-deflate, and those the endpoint
+    /// declined it in (reported as `info`, not judged).
+    pub deflate_runs: u64,
+    pub deflate_declined: u64,
 }
 
-/// The rule an input breaks, by the codec's validator as `receiver`.
-pub fn rule_of(receiver: Role, bytes: &[u8]) -> String {
-    match classify(ValidatorConfig::new(receiver), bytes).violation {
+fn validator(receiver: Role, deflate: bool) -> ValidatorConfig {
+    let config = ValidatorConfig::new(receiver);
+    if deflate {
+        config.with_deflate(DeflateConfig::default())
+    } else {
+        config
+    }
+}
+
+/// The rule an input breaks, by the codec's validator as `receiver` (reading
+/// compressed messages when `deflate`, and saying so in front).
+pub fn rule_of(receiver: Role, bytes: &[u8], deflate: bool) -> String {
+    let rule = match classify(validator(receiver, deflate), bytes).violation {
         Some((_, v)) => format!("{v:?}")
             .chars()
             .take_while(|c| c.is_ascii_alphanumeric())
             .collect(),
         None => "valid".to_owned(),
+    };
+    if deflate {
+        format!("deflate-{rule}")
+    } else {
+        rule
     }
 }
 
@@ -299,11 +398,11 @@ const MAX_AFTER_CLOSE: usize = 4096;
 /// encoded), and when the input stops inside a frame or a message unless the
 /// rule is broken in a frame before the last (a server may read a whole frame,
 /// or message, before it checks it: the rest never coming is no reaction owed).
-fn judged(receiver: Role, bytes: &[u8]) -> Option<Expect> {
+fn judged(receiver: Role, bytes: &[u8], deflate: bool) -> Option<Expect> {
     if bytes.is_empty() || carries_late_code(bytes) {
         return None;
     }
-    let outcome = classify(ValidatorConfig::new(receiver), bytes);
+    let outcome = classify(validator(receiver, deflate), bytes);
     let pieces = Write::PerFrame.pieces(bytes);
     let last_whole = pieces.last().is_some_and(|last| {
         wschaos_codec::parse::decode_header(last)
@@ -315,10 +414,11 @@ fn judged(receiver: Role, bytes: &[u8]) -> Option<Expect> {
         .filter_map(|p| wschaos_codec::parse::decode_header(p).map(|(h, _)| h))
         .collect();
     match &outcome.violation {
-        // Invalid UTF-8 in a message that the input does not finish: a server
-        // may check a message's UTF-8 once it is whole (late detection is
-        // graded by the catalogue's paused cases, not here).
-        Some((i, Violation::InvalidUtf8Text))
+        // Invalid UTF-8 (or DEFLATE data) in a message that the input does not
+        // finish: a receiver may check a message's UTF-8 (or inflate it) once
+        // it is whole (late detection is graded by the catalogue's paused
+        // cases, not here).
+        Some((i, Violation::InvalidUtf8Text | Violation::InvalidDeflate))
             if !headers
                 .iter()
                 .take(whole_frames as usize)
@@ -346,15 +446,11 @@ fn judged(receiver: Role, bytes: &[u8]) -> Option<Expect> {
         None if !outcome.incomplete => {}
         _ => return None,
     }
-    match expectation_as(receiver, bytes, false) {
+    match expectation_as(receiver, bytes, deflate) {
         Expect::Info => None,
         Expect::Close { mut codes, .. } => {
-            // A Close whose code and reason are both invalid breaks two rules
-            // at once; either code answers it.
-            if let Some((i, Violation::InvalidCloseCode(_))) = &outcome.violation {
-                if close_reason_invalid(bytes, *i as usize) {
-                    codes.push(CloseCode::Invalid);
-                }
+            if let Some((i, v)) = &outcome.violation {
+                codes.extend(also_accepted(bytes, *i as usize, v));
             }
             Some(Expect::Close {
                 codes,
@@ -362,6 +458,78 @@ fn judged(receiver: Role, bytes: &[u8]) -> Option<Expect> {
             })
         }
         e => Some(e),
+    }
+}
+
+/// A frame length any receiver may refuse as too big (1009), whatever else
+/// is wrong with the frame.
+const SIZE_REFUSABLE: u64 = 64 * 1024;
+
+/// A code that also answers `v`, broken in frame `index` of `bytes`, because
+/// that frame breaks a second rule at once.
+fn also_accepted(bytes: &[u8], index: usize, v: &Violation) -> Option<CloseCode> {
+    match v {
+        // A Close whose code and reason are both invalid.
+        Violation::InvalidCloseCode(_) if close_reason_invalid(bytes, index) => {
+            Some(CloseCode::Invalid)
+        }
+        // A control frame announcing more than any message limit: a receiver
+        // may refuse the length (1009) before it looks at the opcode. Limits
+        // under 64 KiB are not assumed.
+        Violation::ControlTooLong(n) if *n >= SIZE_REFUSABLE => Some(CloseCode::Size),
+        _ => None,
+    }
+}
+
+/// Whether `observed` is lax only in when it checked UTF-8: `bytes` break the
+/// UTF-8 rule first, in a text message, and the reaction is the one owed by
+/// what follows that message's invalid text (the same bytes with that message
+/// and every later text message sent as binary, which is not checked): a
+/// receiver that checks a message's UTF-8 when it hands the message on reads
+/// later frames first.
+fn lazy_utf8(receiver: Role, bytes: &[u8], deflate: bool, observed: &Observed) -> bool {
+    let outcome = classify(validator(receiver, deflate), bytes);
+    let Some((at, Violation::InvalidUtf8Text)) = outcome.violation else {
+        return false;
+    };
+    // Where each frame starts, and which open a text message.
+    let mut starts = Vec::new();
+    let mut offset = 0;
+    for piece in Write::PerFrame.pieces(bytes) {
+        if piece
+            .first()
+            .is_some_and(|b| b & 0x0F == OpCode::TEXT.nibble())
+        {
+            starts.push(offset);
+        }
+        offset += piece.len();
+    }
+    // The text message the bad frame belongs to opened at or before it.
+    let at_offset: usize = Write::PerFrame
+        .pieces(bytes)
+        .iter()
+        .take(at as usize)
+        .map(|p| p.len())
+        .sum();
+    let Some(first) = starts.iter().rposition(|&s| s <= at_offset) else {
+        return false;
+    };
+    let mut binary = bytes.to_vec();
+    for &s in &starts[first..] {
+        binary[s] = (binary[s] & 0xF0) | OpCode::BINARY.nibble();
+    }
+    let after = classify(validator(receiver, deflate), &binary);
+    match (after.violation, observed) {
+        // A later rule broken, and answered with its code.
+        (Some((i, v)), Observed::Close { code: Some(c), .. }) => {
+            v.accepted_codes().contains(c) || also_accepted(&binary, i as usize, &v) == Some(*c)
+        }
+        // A Close after the message, answered as a Close is.
+        (None, Observed::Close { code, .. }) if after.closed => {
+            code.is_none_or(|c| c == CloseCode::Normal)
+                || reaction_in(observed, bytes).contains("echoed")
+        }
+        _ => false,
     }
 }
 
@@ -407,8 +575,9 @@ pub async fn execute(
     id: &str,
     bytes: &[u8],
     write: Write,
+    deflate: bool,
 ) -> Option<CaseResult> {
-    let expect = judged(endpoint.receiver(), bytes)?;
+    let expect = judged(endpoint.receiver(), bytes, deflate)?;
     let description = format!("{} generated bytes", bytes.len());
     let case = Case {
         write,
@@ -416,7 +585,11 @@ pub async fn execute(
             endpoint.side(),
             id,
             &description,
-            Setup::Plain,
+            if deflate {
+                Setup::Deflate(DeflateProfile::Plain)
+            } else {
+                Setup::Plain
+            },
             bytes.to_vec(),
             expect,
         )
@@ -431,33 +604,53 @@ fn is_finding(r: &CaseResult) -> bool {
     matches!(r.verdict, Verdict::Fail | Verdict::NonStrict)
 }
 
-/// Whether `bytes` written as `write` still give the finding `(rule, reaction)`.
+/// Whether the endpoint declined permessage-deflate (the execution was not run).
+fn declined(r: &CaseResult) -> bool {
+    r.verdict == Verdict::Info
+        && r.note
+            .as_deref()
+            .is_some_and(|n| n.starts_with("extension not negotiated"))
+}
+
+/// One input: its bytes, how they are written, whether permessage-deflate is
+/// negotiated for them.
+#[derive(Debug, Clone, Copy)]
+struct Input<'a> {
+    bytes: &'a [u8],
+    write: Write,
+    deflate: bool,
+}
+
+/// Whether the input still gives the finding `(rule, reaction)`.
 async fn reproduces(
     endpoint: &Endpoint,
-    bytes: &[u8],
-    write: Write,
+    input: Input<'_>,
     rule: &str,
     reaction: &str,
 ) -> Option<CaseResult> {
-    if rule_of(endpoint.receiver(), bytes) != rule {
+    let Input {
+        bytes,
+        write,
+        deflate,
+    } = input;
+    if rule_of(endpoint.receiver(), bytes, deflate) != rule {
         return None;
     }
-    let r = execute(endpoint, "minimize", bytes, write).await?;
+    let r = execute(endpoint, "minimize", bytes, write, deflate).await?;
     (is_finding(&r) && reaction_in(&r.observed, bytes) == reaction).then_some(r)
 }
 
 /// Removes frames, one at a time from the end, while the same disagreement
 /// stays, until no frame can go or `budget` executions are spent.
-pub async fn minimize(
+async fn minimize(
     endpoint: &Endpoint,
-    bytes: &[u8],
-    write: Write,
+    input: Input<'_>,
     rule: &str,
     reaction: &str,
     budget: usize,
 ) -> (Vec<u8>, Option<CaseResult>) {
     let mut frames: Vec<Vec<u8>> = Write::PerFrame
-        .pieces(bytes)
+        .pieces(input.bytes)
         .into_iter()
         .map(<[u8]>::to_vec)
         .collect();
@@ -474,8 +667,12 @@ pub async fn minimize(
             let mut candidate = frames.clone();
             candidate.remove(i);
             spent += 1;
-            if let Some(r) = reproduces(endpoint, &candidate.concat(), write, rule, reaction).await
-            {
+            let bytes = candidate.concat();
+            let candidate_input = Input {
+                bytes: &bytes,
+                ..input
+            };
+            if let Some(r) = reproduces(endpoint, candidate_input, rule, reaction).await {
                 frames = candidate;
                 last = Some(r);
                 shrank = true;
@@ -502,6 +699,7 @@ fn save(out: &Path, n: usize, cfg: &FuzzConfig, f: &mut Finding) -> std::io::Res
         "run": f.run,
         "rule": f.rule,
         "reaction": f.reaction,
+        "deflate": f.deflate,
         "expected": f.result.expected,
         "observed": f.result.observed,
         "verdict": f.result.verdict,
@@ -510,8 +708,9 @@ fn save(out: &Path, n: usize, cfg: &FuzzConfig, f: &mut Finding) -> std::io::Res
         "replays_whole": f.write == Write::Whole,
         "bytes": hex,
         "frames": Write::PerFrame.pieces(&f.bytes).len(),
+        "original": f.original.iter().map(|b| format!("{b:02x}")).collect::<String>(),
         "original_len": f.original.len(),
-        "replay": format!("wschaos replay {} {}", cfg.replay_with, file.display()),
+        "replay": replay_command(cfg, f),
     });
     let mut jsonl = std::fs::OpenOptions::new()
         .create(true)
@@ -520,33 +719,59 @@ fn save(out: &Path, n: usize, cfg: &FuzzConfig, f: &mut Finding) -> std::io::Res
     writeln!(jsonl, "{line}")
 }
 
+/// The command line that replays a finding.
+pub fn replay_command(cfg: &FuzzConfig, f: &Finding) -> String {
+    let deflate = if f.deflate { " --offer-deflate" } else { "" };
+    format!(
+        "wschaos replay {}{deflate} {}",
+        cfg.replay_with,
+        f.file.display()
+    )
+}
+
 struct Shared {
     rng: ChaCha8Rng,
     next_run: u64,
     outcome: Outcome,
     seen: BTreeMap<(String, String), usize>,
+    /// Whether executions still negotiate permessage-deflate, and whether the
+    /// endpoint ever agreed.
+    deflate: DeflateMode,
+    deflate_agreed: bool,
 }
 
-/// Fuzzes `cfg.check.target` until `runs` or `duration` is reached or `stop`
+/// Fuzzes the endpoint until `runs` or `duration` is reached or `stop`
 /// resolves.
 pub async fn run(cfg: &FuzzConfig, stop: impl std::future::Future<Output = ()>) -> Outcome {
     let started = Instant::now();
     let key = crate::seed::mask_key(cfg.seed);
-    let masked = cfg.endpoint.receiver() == Role::Server;
-    // The catalogue's frame cases (not the bulk ones) are the mutation seeds.
-    let seeds: Arc<Vec<Vec<u8>>> = Arc::new(
-        catalogue(cfg.endpoint.side(), cfg.seed)
-            .into_iter()
-            .filter(|c| c.bulk.is_none() && c.setup == Setup::Plain && !c.bytes.is_empty())
-            .map(|c| c.bytes)
-            .chain(cfg.corpus.iter().cloned())
-            .collect(),
-    );
+    let receiver = cfg.endpoint.receiver();
+    let masked = receiver == Role::Server;
+    // The catalogue's frame cases (not the bulk ones) are the mutation seeds:
+    // those for a plain connection, and those for one with permessage-deflate.
+    let cases = catalogue(cfg.endpoint.side(), cfg.seed);
+    let frame_cases = |deflate: bool| -> Vec<Vec<u8>> {
+        cases
+            .iter()
+            .filter(|c| c.bulk.is_none() && !c.bytes.is_empty())
+            .filter(|c| match c.setup {
+                Setup::Plain => !deflate,
+                Setup::Deflate(_) => deflate,
+                _ => false,
+            })
+            .map(|c| c.bytes.clone())
+            .collect()
+    };
+    let mut plain = frame_cases(false);
+    plain.extend(cfg.corpus.iter().cloned());
+    let seeds: Arc<[Vec<Vec<u8>>; 2]> = Arc::new([plain, frame_cases(true)]);
     let shared = Arc::new(Mutex::new(Shared {
         rng: ChaCha8Rng::seed_from_u64(cfg.seed),
         next_run: 0,
         outcome: Outcome::default(),
         seen: BTreeMap::new(),
+        deflate: cfg.deflate,
+        deflate_agreed: false,
     }));
     let deadline = cfg.duration.map(|d| started + d);
     let cfg = Arc::new(cfg.clone());
@@ -555,7 +780,7 @@ pub async fn run(cfg: &FuzzConfig, stop: impl std::future::Future<Output = ()>) 
         let (shared, cfg, seeds) = (shared.clone(), cfg.clone(), seeds.clone());
         workers.spawn(async move {
             loop {
-                let (run, bytes, write) = {
+                let (run, bytes, write, deflate) = {
                     let mut s = shared.lock().await;
                     if cfg.runs.is_some_and(|n| s.next_run >= n)
                         || deadline.is_some_and(|d| Instant::now() >= d)
@@ -565,12 +790,28 @@ pub async fn run(cfg: &FuzzConfig, stop: impl std::future::Future<Output = ()>) 
                     }
                     let run = s.next_run;
                     s.next_run += 1;
-                    let (bytes, write) = inputs::next(&mut s.rng, key, masked, &seeds);
-                    (run, bytes, write)
+                    let deflate = match s.deflate {
+                        DeflateMode::Off => false,
+                        DeflateMode::Only => true,
+                        DeflateMode::Mix => s.rng.random_bool(0.25),
+                    };
+                    let (bytes, write) = inputs::next(
+                        &mut s.rng,
+                        key,
+                        masked,
+                        deflate,
+                        &seeds[usize::from(deflate)],
+                    );
+                    (run, bytes, write, deflate)
                 };
-                let rule = rule_of(cfg.endpoint.receiver(), &bytes);
+                let rule = rule_of(receiver, &bytes, deflate);
+                let input = Input {
+                    bytes: &bytes,
+                    write,
+                    deflate,
+                };
                 let Some(result) =
-                    execute(&cfg.endpoint, &format!("run-{run}"), &bytes, write).await
+                    execute(&cfg.endpoint, &format!("run-{run}"), &bytes, write, deflate).await
                 else {
                     if cfg.endpoint.gone() {
                         return;
@@ -584,11 +825,26 @@ pub async fn run(cfg: &FuzzConfig, stop: impl std::future::Future<Output = ()>) 
                 {
                     let mut s = shared.lock().await;
                     s.outcome.runs += 1;
+                    if deflate {
+                        s.note_deflate(&result);
+                    }
+                    if declined(&result) {
+                        s.outcome.skipped += 1;
+                        continue;
+                    }
                     s.outcome.rules.insert(rule.clone());
                     if !is_finding(&result) {
                         continue;
                     }
+                    if !cfg.strict && lazy_utf8(receiver, &bytes, deflate, &result.observed) {
+                        s.outcome.lax += 1;
+                        continue;
+                    }
                     let k = (rule.clone(), reaction.clone());
+                    if cfg.known.contains(&k) {
+                        s.outcome.known += 1;
+                        continue;
+                    }
                     if let Some(n) = s.seen.get_mut(&k) {
                         *n += 1;
                         s.outcome.duplicates += 1;
@@ -596,7 +852,7 @@ pub async fn run(cfg: &FuzzConfig, stop: impl std::future::Future<Output = ()>) 
                     }
                     s.seen.insert(k, 1);
                 }
-                let finding = confirm(&cfg, run, bytes, write, &rule, &reaction, result).await;
+                let finding = confirm(&cfg, run, input, &rule, &reaction, result).await;
                 let mut s = shared.lock().await;
                 let n = s.outcome.findings.len() + 1;
                 let mut finding = finding;
@@ -645,11 +901,48 @@ pub async fn run(cfg: &FuzzConfig, stop: impl std::future::Future<Output = ()>) 
     std::mem::take(&mut s.outcome)
 }
 
+impl Shared {
+    /// Counts an execution that negotiated permessage-deflate; a `mix` run
+    /// stops negotiating it once the endpoint has only ever declined.
+    fn note_deflate(&mut self, result: &CaseResult) {
+        self.outcome.deflate_runs += 1;
+        if !declined(result) {
+            self.deflate_agreed = true;
+            return;
+        }
+        self.outcome.deflate_declined += 1;
+        if self.deflate == DeflateMode::Mix
+            && !self.deflate_agreed
+            && self.outcome.deflate_declined >= DECLINES_BEFORE_OFF
+        {
+            self.deflate = DeflateMode::Off;
+            eprintln!(
+                "fuzz: the endpoint declined permessage-deflate {DECLINES_BEFORE_OFF} times and never agreed; going on without it"
+            );
+        }
+    }
+}
+
 /// The stats line: executions and their rate, findings, rules exercised.
 pub fn stats_line(o: &Outcome, elapsed: Duration) -> String {
     let rate = o.runs as f64 / elapsed.as_secs_f64().max(1e-3);
+    let mut lax = String::new();
+    if o.known > 0 {
+        lax += &format!(", {} known", o.known);
+    }
+    if o.lax > 0 {
+        lax += &format!(", {} lazy UTF-8 (not findings)", o.lax);
+    }
+    let deflate = if o.deflate_runs > 0 {
+        format!(
+            ", {} with permessage-deflate ({} declined)",
+            o.deflate_runs, o.deflate_declined
+        )
+    } else {
+        String::new()
+    };
     format!(
-        "fuzz: {} runs ({rate:.0}/s), {} not judged, {} finding(s) ({} duplicate(s)), {} rules exercised",
+        "fuzz: {} runs ({rate:.0}/s), {} not judged, {} finding(s) ({} duplicate(s)){lax}, {} rules exercised{deflate}",
         o.runs,
         o.skipped,
         o.findings.len(),
@@ -664,32 +957,32 @@ pub fn stats_line(o: &Outcome, elapsed: Duration) -> String {
 async fn confirm(
     cfg: &FuzzConfig,
     run: u64,
-    bytes: Vec<u8>,
-    write: Write,
+    input: Input<'_>,
     rule: &str,
     reaction: &str,
     result: CaseResult,
 ) -> Finding {
-    let whole = write == Write::Whole
-        || reproduces(&cfg.endpoint, &bytes, Write::Whole, rule, reaction)
+    let whole = Input {
+        write: Write::Whole,
+        ..input
+    };
+    let input = if input.write == Write::Whole
+        || reproduces(&cfg.endpoint, whole, rule, reaction)
             .await
-            .is_some();
-    let write = if whole { Write::Whole } else { write };
-    let (small, last) = minimize(
-        &cfg.endpoint,
-        &bytes,
-        write,
-        rule,
-        reaction,
-        cfg.minimize_budget,
-    )
-    .await;
+            .is_some()
+    {
+        whole
+    } else {
+        input
+    };
+    let (small, last) = minimize(&cfg.endpoint, input, rule, reaction, cfg.minimize_budget).await;
     Finding {
         rule: rule.to_owned(),
         reaction: reaction.to_owned(),
+        deflate: input.deflate,
         bytes: small,
-        write,
-        original: bytes,
+        write: input.write,
+        original: input.bytes.to_vec(),
         run,
         result: last.unwrap_or(result),
         file: PathBuf::new(),
@@ -705,37 +998,44 @@ mod tests {
     fn rules_come_from_the_validator_and_open_inputs_are_not_judged() {
         let key = [1, 2, 3, 4];
         assert_eq!(
-            rule_of(Role::Server, &Frame::text("hi").encode().unwrap()),
+            rule_of(Role::Server, &Frame::text("hi").encode().unwrap(), false),
             "UnmaskedClientFrame"
         );
         let ok = Frame::text("hi").masked(key).encode().unwrap();
-        assert_eq!(rule_of(Role::Server, &ok), "valid");
-        assert!(judged(Role::Server, &ok).is_some());
+        assert_eq!(rule_of(Role::Server, &ok, false), "valid");
+        assert!(judged(Role::Server, &ok, false).is_some());
         // A message left open, or a frame cut short: the server would wait.
         let open = Frame::text("hi").fin(false).masked(key).encode().unwrap();
-        assert!(judged(Role::Server, &open).is_none());
-        assert!(judged(Role::Server, &ok[..3]).is_none());
+        assert!(judged(Role::Server, &open, false).is_none());
+        assert!(judged(Role::Server, &ok[..3], false).is_none());
         // A length not minimally encoded: the RFC leaves it open.
         let nm = Frame::text("hi")
             .length_form(wschaos_codec::LengthForm::U64)
             .masked(key)
             .encode()
             .unwrap();
-        assert!(judged(Role::Server, &nm).is_none());
+        assert!(judged(Role::Server, &nm, false).is_none());
         // A rule broken in an earlier, whole frame is judged though the input
         // stops inside the next one.
         let bad = Frame::text("hi").encode().unwrap();
         let cut = [bad.clone(), ok[..3].to_vec()].concat();
-        assert!(judged(Role::Server, &cut).is_some());
-        assert!(judged(Role::Server, &[ok.clone(), bad[..3].to_vec()].concat()).is_none());
+        assert!(judged(Role::Server, &cut, false).is_some());
+        assert!(
+            judged(
+                Role::Server,
+                &[ok.clone(), bad[..3].to_vec()].concat(),
+                false
+            )
+            .is_none()
+        );
         // A Close with an invalid code and an invalid reason: 1002 or 1007.
         let both = Frame::close(5000, b"ok\xff").masked(key).encode().unwrap();
-        let Some(Expect::Close { codes, .. }) = judged(Role::Server, &both) else {
+        let Some(Expect::Close { codes, .. }) = judged(Role::Server, &both, false) else {
             panic!("judged")
         };
         assert_eq!(codes, [CloseCode::Protocol, CloseCode::Invalid]);
         let one = Frame::close(5000, b"ok").masked(key).encode().unwrap();
-        let Some(Expect::Close { codes, .. }) = judged(Role::Server, &one) else {
+        let Some(Expect::Close { codes, .. }) = judged(Role::Server, &one, false) else {
             panic!("judged")
         };
         assert_eq!(codes, [CloseCode::Protocol]);
@@ -746,18 +1046,190 @@ mod tests {
             .masked(key)
             .encode()
             .unwrap();
-        assert!(judged(Role::Server, &open_bad).is_none());
+        assert!(judged(Role::Server, &open_bad, false).is_none());
         let end = Frame::new(wschaos_codec::OpCode::CONTINUE, b"a".to_vec())
             .masked(key)
             .encode()
             .unwrap();
-        assert!(judged(Role::Server, &[open_bad.clone(), end.clone()].concat()).is_some());
+        assert!(
+            judged(
+                Role::Server,
+                &[open_bad.clone(), end.clone()].concat(),
+                false
+            )
+            .is_some()
+        );
         // ... but not by a frame the input cuts short.
-        assert!(judged(Role::Server, &[open_bad, end[..4].to_vec()].concat()).is_none());
+        assert!(judged(Role::Server, &[open_bad, end[..4].to_vec()].concat(), false).is_none());
         // Data and then a Close: the echo is not owed, so not judged.
         let close = Frame::close(1000, b"").masked(key).encode().unwrap();
-        assert!(judged(Role::Server, &[ok.clone(), close.clone()].concat()).is_none());
-        assert!(judged(Role::Server, &close).is_some());
+        assert!(judged(Role::Server, &[ok.clone(), close.clone()].concat(), false).is_none());
+        assert!(judged(Role::Server, &close, false).is_some());
+    }
+
+    fn close(code: Option<CloseCode>) -> Observed {
+        Observed::Close {
+            code,
+            reason: String::new(),
+        }
+    }
+
+    #[test]
+    fn invalid_utf8_acted_on_after_later_frames_is_lazy_not_wrong() {
+        // As Python websockets reacts: it checks a text message's UTF-8 when the
+        // application reads it, after its protocol layer read what followed.
+        let key = [0x0e, 0x51, 0xf5, 0x96];
+        let bad_open = Frame::new(OpCode::TEXT, b"a\x80b".to_vec())
+            .fin(false)
+            .masked(key)
+            .encode()
+            .unwrap();
+        let bad = Frame::new(OpCode::TEXT, b"\xed\xa0\x80".to_vec())
+            .masked(key)
+            .encode()
+            .unwrap();
+        // The message ends in an unmasked continuation: 1002 for that is lazy.
+        let unmasked_end = Frame::new(OpCode::CONTINUE, b"\xce".to_vec())
+            .encode()
+            .unwrap();
+        let input = [bad_open.clone(), unmasked_end].concat();
+        assert_eq!(rule_of(Role::Server, &input, false), "InvalidUtf8Text");
+        let protocol = close(Some(CloseCode::Protocol));
+        assert!(lazy_utf8(Role::Server, &input, false, &protocol));
+        assert!(!lazy_utf8(Role::Server, &input, false, &Observed::Echo));
+        // A Close after the message, answered as a Close.
+        let empty_close = Frame::new(OpCode::CLOSE, Vec::new())
+            .masked(key)
+            .encode()
+            .unwrap();
+        let input = [bad.clone(), empty_close].concat();
+        assert!(lazy_utf8(Role::Server, &input, false, &close(None)));
+        assert!(!lazy_utf8(Role::Server, &input, false, &Observed::TcpClose));
+        let going_away = Frame::close(1001, b"").masked(key).encode().unwrap();
+        let input = [bad.clone(), going_away].concat();
+        assert!(lazy_utf8(
+            Role::Server,
+            &input,
+            false,
+            &close(Some(CloseCode::Away))
+        ));
+        // A ping announcing an exabyte: 1002 or 1009 both answer it.
+        let huge_ping = [
+            vec![0x89, 0xff],
+            0x0e51_f596_6f37_81f3u64.to_be_bytes().to_vec(),
+            vec![0x7c, 0x71, 0x81, 0xfe, 0x6b, 0x71],
+        ]
+        .concat();
+        let input = [bad.clone(), huge_ping].concat();
+        assert!(lazy_utf8(
+            Role::Server,
+            &input,
+            false,
+            &close(Some(CloseCode::Size))
+        ));
+        // Two bad text messages, then an orphan continuation: 1002 is lazy.
+        let orphan = Frame::new(OpCode::CONTINUE, b"x".to_vec())
+            .masked(key)
+            .encode()
+            .unwrap();
+        let input = [bad.clone(), bad.clone(), orphan].concat();
+        assert!(lazy_utf8(Role::Server, &input, false, &protocol));
+        // Nothing after the bad message: any wrong reaction is a finding.
+        assert!(!lazy_utf8(Role::Server, &bad, false, &protocol));
+        assert!(!lazy_utf8(Role::Server, &bad, false, &Observed::Echo));
+        // Another rule broken first: not this class.
+        let unmasked = Frame::text("hi").encode().unwrap();
+        assert!(!lazy_utf8(Role::Server, &unmasked, false, &protocol));
+    }
+
+    #[test]
+    fn a_control_frame_announcing_a_huge_length_may_be_refused_as_too_big() {
+        let key = [1, 2, 3, 4];
+        let Some(Expect::Close { codes, .. }) = judged(
+            Role::Server,
+            &Frame::ping(&[7; 126]).masked(key).encode().unwrap(),
+            false,
+        ) else {
+            panic!("judged")
+        };
+        assert_eq!(codes, [CloseCode::Protocol]);
+        let huge = Frame::new(OpCode::PING, vec![7; SIZE_REFUSABLE as usize])
+            .masked(key)
+            .encode()
+            .unwrap();
+        let Some(Expect::Close { codes, .. }) = judged(Role::Server, &huge, false) else {
+            panic!("judged")
+        };
+        assert_eq!(codes, [CloseCode::Protocol, CloseCode::Size]);
+    }
+
+    #[test]
+    fn with_deflate_agreed_compressed_inputs_are_judged_as_compressed() {
+        let key = [1, 2, 3, 4];
+        let compressed = |op, data: &[u8], fin| {
+            Frame::new(op, wschaos_codec::deflate::compress_message(data))
+                .fin(fin)
+                .rsv(true, false, false)
+                .masked(key)
+                .encode()
+                .unwrap()
+        };
+        let ok = compressed(OpCode::TEXT, b"hello", true);
+        assert_eq!(rule_of(Role::Server, &ok, true), "deflate-valid");
+        assert_eq!(judged(Role::Server, &ok, true), Some(Expect::Echo));
+        assert_eq!(rule_of(Role::Server, &ok, false), "ReservedBit");
+        let bad = compressed(OpCode::TEXT, b"a\xffb", true);
+        assert_eq!(rule_of(Role::Server, &bad, true), "deflate-InvalidUtf8Text");
+        let Some(Expect::Close { codes, .. }) = judged(Role::Server, &bad, true) else {
+            panic!("judged")
+        };
+        assert_eq!(codes, [CloseCode::Invalid]);
+        // DEFLATE data that is broken in a message left open: a receiver may
+        // inflate only once the message is whole, so it is not judged.
+        let mut broken = compressed(OpCode::TEXT, b"hello hello", false);
+        let last = broken.len() - 1;
+        broken[last] ^= 0xff;
+        broken[6] ^= 0xff;
+        if rule_of(Role::Server, &broken, true) == "deflate-InvalidDeflate" {
+            assert!(judged(Role::Server, &broken, true).is_none());
+        }
+        // Lazy UTF-8 is recognised in compressed messages too.
+        let unmasked_ping = Frame::ping(b"").encode().unwrap();
+        let input = [bad, unmasked_ping].concat();
+        assert!(lazy_utf8(
+            Role::Server,
+            &input,
+            true,
+            &close(Some(CloseCode::Protocol))
+        ));
+    }
+
+    #[test]
+    fn known_findings_are_read_from_earlier_runs_with_one_line_errors() {
+        let dir = std::env::temp_dir().join(format!("wschaos-known-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let good = dir.join("findings.jsonl");
+        std::fs::write(
+            &good,
+            "{\"rule\":\"valid\",\"reaction\":\"close 1002\",\"seed\":1}\n\n{\"rule\":\"deflate-valid\",\"reaction\":\"continued\"}\n",
+        )
+        .unwrap();
+        let known = read_known(std::slice::from_ref(&good)).unwrap();
+        assert_eq!(known.len(), 2);
+        assert!(known.contains(&("valid".to_owned(), "close 1002".to_owned())));
+        let bad = dir.join("bad.jsonl");
+        std::fs::write(&bad, "{\"rule\":\"valid\"}\n").unwrap();
+        let e = read_known(std::slice::from_ref(&bad)).unwrap_err();
+        assert!(e.contains("line 1") && e.contains("not a finding"), "{e}");
+        std::fs::write(&bad, "not json\n").unwrap();
+        assert!(read_known(&[bad]).unwrap_err().starts_with("--known "));
+        assert!(
+            read_known(std::slice::from_ref(&dir))
+                .unwrap_err()
+                .contains("not a findings.jsonl")
+        );
+        assert!(read_known(&[dir.join("missing")]).is_err());
+        std::fs::remove_dir_all(dir).ok();
     }
 
     #[test]
@@ -782,12 +1254,12 @@ mod tests {
     #[test]
     fn a_client_under_test_is_judged_as_the_receiving_client() {
         let text = Frame::text("hi").encode().unwrap();
-        assert_eq!(rule_of(Role::Client, &text), "valid");
-        assert_eq!(judged(Role::Client, &text), Some(Expect::Echo));
+        assert_eq!(rule_of(Role::Client, &text, false), "valid");
+        assert_eq!(judged(Role::Client, &text, false), Some(Expect::Echo));
         let masked = Frame::text("hi").masked([1, 2, 3, 4]).encode().unwrap();
-        assert_ne!(rule_of(Role::Client, &masked), "valid");
+        assert_ne!(rule_of(Role::Client, &masked, false), "valid");
         assert!(matches!(
-            judged(Role::Client, &masked),
+            judged(Role::Client, &masked, false),
             Some(Expect::Close { .. })
         ));
     }
