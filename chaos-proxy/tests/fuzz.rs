@@ -98,6 +98,16 @@ async fn the_conforming_server_gives_no_finding() {
     assert_eq!(code, Some(0), "{err}\n{:#?}", findings(&dir));
     assert!(err.contains("fuzz: 1500 runs"), "{err}");
     assert!(err.contains("0 finding(s)"), "{err}");
+    // It never agrees to permessage-deflate: after 8 declines the run goes on
+    // without it (executions already running then add theirs).
+    assert!(
+        err.contains("declined permessage-deflate 8 times and never agreed"),
+        "{err}"
+    );
+    assert!(
+        (8..=12).any(|n| err.contains(&format!("{n} with permessage-deflate ({n} declined)"))),
+        "{err}"
+    );
     // Recorded traffic as more seeds (a proxy recording's client side; the
     // server side is left out): still nothing to find.
     let corpus = dir.with_extension("corpus");

@@ -234,8 +234,8 @@ const MAX_KNOWN_BYTES: u64 = 16 * 1024 * 1024;
 pub enum DeflateMode {
     /// None.
     Off,
-    /// One in four, until the endpoint has declined it [`DECLINES_BEFORE_OFF`]
-    /// times without ever agreeing.
+    /// One in four, until the endpoint has declined it 8 times
+    /// (`DECLINES_BEFORE_OFF`) without ever agreeing.
     #[default]
     Mix,
     /// Every one (an endpoint that declines gives only `info`).
@@ -468,15 +468,26 @@ const SIZE_REFUSABLE: u64 = 64 * 1024;
 /// A code that also answers `v`, broken in frame `index` of `bytes`, because
 /// that frame breaks a second rule at once.
 fn also_accepted(bytes: &[u8], index: usize, v: &Violation) -> Option<CloseCode> {
+    // A frame announcing more than any message limit: a receiver may refuse
+    // the length (1009) before it looks at anything else in the header.
+    // Limits under 64 KiB are not assumed.
+    let announced = Write::PerFrame
+        .pieces(bytes)
+        .get(index)
+        .filter(|f| f.len() >= 2)
+        .and_then(|f| {
+            let head = wschaos_codec::parse::header_len(f[1]);
+            let mut header = f[..head.min(f.len())].to_vec();
+            header.resize(head, 0);
+            wschaos_codec::parse::decode_header(&header).map(|(h, _)| h.payload_len)
+        });
     match v {
         // A Close whose code and reason are both invalid.
         Violation::InvalidCloseCode(_) if close_reason_invalid(bytes, index) => {
             Some(CloseCode::Invalid)
         }
-        // A control frame announcing more than any message limit: a receiver
-        // may refuse the length (1009) before it looks at the opcode. Limits
-        // under 64 KiB are not assumed.
         Violation::ControlTooLong(n) if *n >= SIZE_REFUSABLE => Some(CloseCode::Size),
+        _ if announced.is_some_and(|n| n >= SIZE_REFUSABLE) => Some(CloseCode::Size),
         _ => None,
     }
 }
@@ -519,7 +530,12 @@ fn lazy_utf8(receiver: Role, bytes: &[u8], deflate: bool, observed: &Observed) -
         binary[s] = (binary[s] & 0xF0) | OpCode::BINARY.nibble();
     }
     let after = classify(validator(receiver, deflate), &binary);
-    match (after.violation, observed) {
+    // A receiver may also act on a rule the bytes of a header it has not
+    // finished reading already break.
+    let violation = after
+        .violation
+        .or_else(|| committed_by_partial_header(receiver, &binary, deflate));
+    match (violation, observed) {
         // A later rule broken, and answered with its code.
         (Some((i, v)), Observed::Close { code: Some(c), .. }) => {
             v.accepted_codes().contains(c) || also_accepted(&binary, i as usize, &v) == Some(*c)
@@ -531,6 +547,32 @@ fn lazy_utf8(receiver: Role, bytes: &[u8], deflate: bool, observed: &Observed) -
         }
         _ => false,
     }
+}
+
+/// The rule the last frame of `bytes` breaks whatever the rest of its header
+/// (cut short) would be: the same violation with the header completed with
+/// 0x00 bytes and with 0xFF bytes.
+fn committed_by_partial_header(
+    receiver: Role,
+    bytes: &[u8],
+    deflate: bool,
+) -> Option<(u64, Violation)> {
+    let pieces = Write::PerFrame.pieces(bytes);
+    let last = pieces.last()?;
+    if last.len() < 2 || wschaos_codec::parse::decode_header(last).is_some() {
+        return None;
+    }
+    let missing = wschaos_codec::parse::header_len(last[1]).checked_sub(last.len())?;
+    let index = pieces.len() as u64 - 1;
+    let with = |pad: u8| {
+        let mut padded = bytes.to_vec();
+        padded.resize(bytes.len() + missing, pad);
+        classify(validator(receiver, deflate), &padded)
+            .violation
+            .filter(|(i, _)| *i == index)
+    };
+    let v = with(0x00)?;
+    (with(0xFF)? == v).then_some(v)
 }
 
 /// The unmasked payload of a whole Close frame.
@@ -1134,6 +1176,23 @@ mod tests {
             .unwrap();
         let input = [bad.clone(), bad.clone(), orphan].concat();
         assert!(lazy_utf8(Role::Server, &input, false, &protocol));
+        // A header cut short whose first bytes break a rule (RSV3, opcode 5):
+        // acted on before the mask key came.
+        let cut = [bad.clone(), vec![0x95, 0xc3, 0x47]].concat();
+        assert!(lazy_utf8(Role::Server, &cut, false, &protocol));
+        // An unmasked text frame announcing exabytes: 1009 answers it too.
+        let huge_unmasked = [
+            vec![0x81, 0x7f],
+            0x47fa_ad38_b775_1287u64.to_be_bytes().to_vec(),
+        ]
+        .concat();
+        let input = [bad.clone(), huge_unmasked].concat();
+        assert!(lazy_utf8(
+            Role::Server,
+            &input,
+            false,
+            &close(Some(CloseCode::Size))
+        ));
         // Nothing after the bad message: any wrong reaction is a finding.
         assert!(!lazy_utf8(Role::Server, &bad, false, &protocol));
         assert!(!lazy_utf8(Role::Server, &bad, false, &Observed::Echo));
