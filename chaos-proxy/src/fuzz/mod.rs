@@ -366,16 +366,21 @@ pub fn rule_of(receiver: Role, bytes: &[u8], deflate: bool) -> String {
 /// The reaction seen, as findings are deduplicated by it. A Close carrying a
 /// code the input's own Close carried is "our code echoed", whatever the code.
 fn reaction_in(o: &Observed, bytes: &[u8]) -> String {
-    if let Observed::Close { code: Some(c), .. } = o {
-        let ours = Write::PerFrame.pieces(bytes).iter().any(|f| {
-            close_payload(f)
-                .is_some_and(|p| p.len() >= 2 && u16::from_be_bytes([p[0], p[1]]) == u16::from(*c))
-        });
-        if ours {
-            return "close (our code echoed)".to_owned();
-        }
+    if echoes_our_code(o, bytes) {
+        return "close (our code echoed)".to_owned();
     }
     reaction_of(o)
+}
+
+/// Whether `o` is a Close carrying a code a Close in `bytes` carried.
+fn echoes_our_code(o: &Observed, bytes: &[u8]) -> bool {
+    let Observed::Close { code: Some(c), .. } = o else {
+        return false;
+    };
+    Write::PerFrame.pieces(bytes).iter().any(|f| {
+        close_payload(f)
+            .is_some_and(|p| p.len() >= 2 && u16::from_be_bytes([p[0], p[1]]) == u16::from(*c))
+    })
 }
 
 fn reaction_of(o: &Observed) -> String {
@@ -503,30 +508,24 @@ fn lazy_utf8(receiver: Role, bytes: &[u8], deflate: bool, observed: &Observed) -
     let Some((at, Violation::InvalidUtf8Text)) = outcome.violation else {
         return false;
     };
-    // Where each frame starts, and which open a text message.
+    // Where the frames that open a text message start, and which frame each is.
     let mut starts = Vec::new();
     let mut offset = 0;
-    for piece in Write::PerFrame.pieces(bytes) {
+    for (i, piece) in Write::PerFrame.pieces(bytes).into_iter().enumerate() {
         if piece
             .first()
             .is_some_and(|b| b & 0x0F == OpCode::TEXT.nibble())
         {
-            starts.push(offset);
+            starts.push((i as u64, offset));
         }
         offset += piece.len();
     }
     // The text message the bad frame belongs to opened at or before it.
-    let at_offset: usize = Write::PerFrame
-        .pieces(bytes)
-        .iter()
-        .take(at as usize)
-        .map(|p| p.len())
-        .sum();
-    let Some(first) = starts.iter().rposition(|&s| s <= at_offset) else {
+    let Some(first) = starts.iter().rposition(|&(i, _)| i <= at) else {
         return false;
     };
     let mut binary = bytes.to_vec();
-    for &s in &starts[first..] {
+    for &(_, s) in &starts[first..] {
         binary[s] = (binary[s] & 0xF0) | OpCode::BINARY.nibble();
     }
     let after = classify(validator(receiver, deflate), &binary);
@@ -542,8 +541,7 @@ fn lazy_utf8(receiver: Role, bytes: &[u8], deflate: bool, observed: &Observed) -
         }
         // A Close after the message, answered as a Close is.
         (None, Observed::Close { code, .. }) if after.closed => {
-            code.is_none_or(|c| c == CloseCode::Normal)
-                || reaction_in(observed, bytes).contains("echoed")
+            code.is_none_or(|c| c == CloseCode::Normal) || echoes_our_code(observed, bytes)
         }
         _ => false,
     }
